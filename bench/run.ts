@@ -1,0 +1,63 @@
+/** `npm run bench`: run every scenario in bench/scenarios and write BENCHMARKS.md. BENCH_ONLY=a,b filters. */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { BenchRow, BenchScenario } from './scenario';
+
+function loadScenarios(): BenchScenario[] {
+  const dir = path.join(__dirname, 'scenarios');
+  const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.js'))
+    .sort()
+    .map((f) => (require(path.join(dir, f)) as { bench: BenchScenario }).bench)
+    .filter((b) => !only || only.includes(b.name));
+}
+
+function machine(): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return `${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}`;
+}
+
+async function main(): Promise<void> {
+  const sections: string[] = [];
+  for (const scenario of loadScenarios()) {
+    const why = scenario.unavailable?.();
+    if (why) {
+      console.log(`${scenario.name}: skipped (${why})`);
+      sections.push(`## ${scenario.name}\n\nNot run: ${why}\n`);
+      continue;
+    }
+    console.log(`${scenario.name}: running`);
+    const rows: BenchRow[] = await scenario.run();
+    const table = ['| metric | result | target | met |', '| --- | --- | --- | --- |'];
+    for (const r of rows) {
+      table.push(
+        `| ${r.metric} | ${r.value} | ${r.target ?? ''} | ${r.met === undefined ? '' : r.met ? 'yes' : '**no**'} |`,
+      );
+      console.log(`  ${r.metric}: ${r.value}${r.target ? ` (target ${r.target})` : ''}`);
+    }
+    sections.push(`## ${scenario.name}\n\n${table.join('\n')}\n`);
+  }
+  const doc = [
+    '# Benchmarks',
+    '',
+    'Written by `npm run bench` (bench/run.ts); do not edit by hand.',
+    '',
+    `- Date: ${new Date().toISOString().slice(0, 10)}`,
+    `- Machine: ${machine()}`,
+    '- Command: `npm run bench` (as root, so the netdevice and device-node scenarios can create veths and device nodes)',
+    '',
+    ...sections,
+  ].join('\n');
+  if (process.env.BENCH_ONLY) {
+    console.log('BENCH_ONLY set: BENCHMARKS.md left unchanged');
+  } else {
+    fs.writeFileSync(path.join(__dirname, '..', '..', 'BENCHMARKS.md'), doc);
+    console.log('wrote BENCHMARKS.md');
+  }
+  process.exit(0);
+}
+
+void main();

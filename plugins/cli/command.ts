@@ -1,0 +1,220 @@
+/**
+ * What a plugin family provides to the CLI (a PluginCommand), and the runtime that starts one: parse
+ * flags, build the logger, manager and HTTP listener, run the family, and shut everything down cleanly.
+ */
+import type * as http from 'http';
+import {
+  createLogger,
+  DEFAULT_DEVICE_PLUGIN_DIR,
+  DEFAULT_POD_RESOURCES_SOCKET,
+  DEFAULT_CDI_DIR,
+  FrameworkMetrics,
+  LOG_LEVELS,
+  PluginManager,
+  startHttpServer,
+  type Logger,
+  type LogFormat,
+  type LogLevel,
+} from '../framework';
+import { formatHelp, parseFlags, UsageError, type EnvDoc, type FlagSpec, type FlagValues } from './flags';
+
+/** Flags every plugin accepts. Every path a plugin reads is under one of these roots. */
+export const COMMON_FLAGS: FlagSpec[] = [
+  {
+    name: 'device-plugin-dir',
+    env: 'DEVICE_PLUGIN_DIR',
+    type: 'string',
+    default: DEFAULT_DEVICE_PLUGIN_DIR,
+    help: 'kubelet device-plugin directory (kubelet.sock and our sockets)',
+  },
+  { name: 'sysfs-root', env: 'SYSFS_ROOT', type: 'string', default: '/sys', help: 'where sysfs is mounted' },
+  { name: 'devfs-root', env: 'DEVFS_ROOT', type: 'string', default: '/dev', help: 'where device nodes are' },
+  {
+    name: 'cdi-dir',
+    env: 'CDI_DIR',
+    type: 'string',
+    default: DEFAULT_CDI_DIR,
+    help: 'directory CDI specs are written to',
+  },
+  {
+    name: 'pod-resources-socket',
+    env: 'POD_RESOURCES_SOCKET',
+    type: 'string',
+    default: DEFAULT_POD_RESOURCES_SOCKET,
+    help: 'kubelet PodResources API socket',
+  },
+  {
+    name: 'http-addr',
+    env: 'HTTP_ADDR',
+    type: 'string',
+    default: '',
+    help: 'listen address for /healthz, /readyz and /metrics, e.g. :8080 (off when empty)',
+  },
+  {
+    name: 'log-level',
+    env: 'LOG_LEVEL',
+    type: 'enum',
+    choices: LOG_LEVELS,
+    default: 'info',
+    help: 'least severe level logged',
+  },
+  {
+    name: 'log-format',
+    env: 'LOG_FORMAT',
+    type: 'enum',
+    choices: ['json', 'text'],
+    default: 'json',
+    help: 'log line format',
+  },
+];
+
+export interface CommonOptions {
+  devicePluginDir: string;
+  sysfsRoot: string;
+  devfsRoot: string;
+  cdiDir: string;
+  podResourcesSocket: string;
+  httpAddr: string;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+}
+
+export interface PluginContext {
+  common: CommonOptions;
+  /** This plugin's own flags, by camelCase name. */
+  options: FlagValues;
+  env: NodeJS.ProcessEnv;
+  manager: PluginManager;
+  log: Logger;
+  /** Register clean-up to run at shutdown, before the resources are withdrawn. */
+  onShutdown(fn: () => Promise<void> | void): void;
+}
+
+export interface PluginCommand {
+  /** CLI name: tdx, kvm, devnode, cxi, netdevice, cex. */
+  name: string;
+  summary: string;
+  flags: FlagSpec[];
+  /** Environment variables read directly (not flags), for --help and the README. */
+  env?: EnvDoc[];
+  /**
+   * Start the family: add its resources to `ctx.manager`. Throw UsageError for bad configuration
+   * (exit 2); the process keeps running after this returns.
+   */
+  run(ctx: PluginContext): Promise<void>;
+}
+
+export interface RunningPlugin {
+  manager: PluginManager;
+  log: Logger;
+  http?: http.Server;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Overrides for the manager (tests shorten the poll interval). */
+  manager?: { pollIntervalMs?: number; initialBackoffMs?: number; maxBackoffMs?: number };
+  /** Where log lines go (default stderr). */
+  logWrite?: (line: string) => void;
+}
+
+export function helpText(command: PluginCommand): string {
+  return formatHelp(
+    `kube-device-plugins ${command.name} [flags]`,
+    command.summary,
+    [...command.flags, ...COMMON_FLAGS],
+    command.env,
+  );
+}
+
+/** Start a plugin in this process. Throws UsageError for bad flags or configuration. */
+export async function startPlugin(
+  command: PluginCommand,
+  argv: string[],
+  options: StartOptions = {},
+): Promise<RunningPlugin> {
+  const env = options.env ?? process.env;
+  const parsed = parseFlags([...command.flags, ...COMMON_FLAGS], argv, env);
+  if (parsed.positionals.length) throw new UsageError(`unexpected argument ${parsed.positionals[0]}`);
+  const common = parsed.values as unknown as CommonOptions;
+  const log = createLogger({
+    level: common.logLevel,
+    format: common.logFormat,
+    write: options.logWrite,
+  }).with({ plugin: command.name });
+  const metrics = new FrameworkMetrics({ processMetrics: true });
+  const manager = new PluginManager({
+    devicePluginDir: common.devicePluginDir,
+    log,
+    metrics,
+    ...options.manager,
+  });
+  const shutdownHooks: (() => Promise<void> | void)[] = [];
+  let httpServer: http.Server | undefined;
+
+  const stop = async () => {
+    for (const hook of shutdownHooks.reverse())
+      await Promise.resolve(hook()).catch((err) => log.warn('shutdown hook failed', { error: err }));
+    await manager.stop();
+    await new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
+    httpServer?.closeAllConnections();
+  };
+
+  try {
+    if (common.httpAddr) httpServer = await startHttpServer(common.httpAddr, manager, log);
+    await command.run({
+      common,
+      options: parsed.values,
+      env,
+      manager,
+      log,
+      onShutdown: (fn) => shutdownHooks.push(fn),
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  log.info('plugin started', { resources: manager.resources() });
+  return { manager, log, http: httpServer, stop };
+}
+
+/**
+ * The process entry for one plugin: exit 2 on usage errors, 1 on start-up failures, and 0 after a
+ * clean SIGTERM/SIGINT shutdown (sockets removed).
+ */
+export async function runCommand(command: PluginCommand, argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(helpText(command));
+    return;
+  }
+  let running: RunningPlugin;
+  try {
+    running = await startPlugin(command, argv);
+  } catch (err) {
+    const usage = err instanceof UsageError;
+    process.stderr.write(`kube-device-plugins ${command.name}: ${(err as Error).message}\n`);
+    if (usage) process.stderr.write(`run 'kube-device-plugins ${command.name} --help' for the flags\n`);
+    process.exit(usage ? 2 : 1);
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    running.log.info('shutting down', { signal });
+    const force = setTimeout(() => {
+      running.log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 5000);
+    force.unref();
+    running.stop().then(
+      () => process.exit(0),
+      (err) => {
+        running.log.error('shutdown failed', { error: err });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

@@ -1,0 +1,51 @@
+/**
+ * The optional observability listener: /healthz (the process and its event loop are alive),
+ * /readyz (every resource registered and streamed by the kubelet) and /metrics (Prometheus).
+ */
+import * as http from 'http';
+import type { Logger } from './log';
+import type { PluginManager } from './manager';
+
+/** `:8080`, `0.0.0.0:8080`, `127.0.0.1:0` or `[::1]:8080` → host and port. */
+export function parseListenAddress(addr: string): { host?: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535)
+    throw new Error(`listen address "${addr}" must look like ":8080" or "127.0.0.1:8080"`);
+  const host = match[1] ?? match[2];
+  return { host: host || undefined, port };
+}
+
+export async function startHttpServer(
+  addr: string,
+  manager: PluginManager,
+  log: Logger,
+): Promise<http.Server> {
+  const { host, port } = parseListenAddress(addr);
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    if (url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (url === '/readyz') {
+      const ready = manager.ready();
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ready, resources: manager.status() }) + '\n');
+    } else if (url === '/metrics') {
+      manager.metrics.registry.metrics().then(
+        (body) => res.writeHead(200, { 'content-type': manager.metrics.registry.contentType }).end(body),
+        (err: Error) => res.writeHead(500).end(err.message),
+      );
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`cannot listen on ${addr}: ${err.message}`)));
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address();
+  log.info('HTTP listener up', {
+    addr: typeof bound === 'object' && bound ? `${bound.address}:${bound.port}` : addr,
+  });
+  return server;
+}

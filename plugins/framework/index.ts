@@ -1,0 +1,19 @@
+/** The framework's public surface: what a plugin and the CLI may use. */
+export * from './types';
+export * from './log';
+export * from './cdi';
+export { mergeAllocations } from './allocation';
+export { PluginManager, type ManagerOptions, type ResourceStatus } from './manager';
+export { ResourceServer, completePreference } from './resource-server';
+export { FrameworkMetrics } from './metrics';
+export {
+  PodResourcesClient,
+  devicesInUse,
+  type PodResources,
+  type ContainerResources,
+  type ContainerDevices,
+} from './pod-resources';
+export { resourceNameErrors, assertResourceName, socketNameFor, MAX_UNIX_SOCKET_PATH_BYTES } from './names';
+export { startHttpServer, parseListenAddress } from './http';
+export { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET, KUBELET_SOCKET_NAME } from './proto';
+export { watchDirs, publishOnChange, sharedDevices, type Watch, type WatchOptions } from './watch';

@@ -1,0 +1,81 @@
+/**
+ * The plugin-facing contract. A plugin says which devices exist and how healthy they are, and what an
+ * allocation hands to a container. It never sees gRPC, sockets or the kubelet: the framework owns those.
+ */
+
+export type Health = 'Healthy' | 'Unhealthy';
+export const HEALTHY: Health = 'Healthy';
+export const UNHEALTHY: Health = 'Unhealthy';
+
+/** One schedulable unit of a resource, as the kubelet will see it. */
+export interface Device {
+  /** Unique within the resource; at most 63 characters (kubelet limit). */
+  id: string;
+  health: Health;
+  /** NUMA nodes the device is attached to, when known. */
+  numaNodes?: number[];
+}
+
+export interface DeviceSpec {
+  containerPath: string;
+  hostPath: string;
+  /** cgroup permissions: any of r, w, m. */
+  permissions: string;
+}
+
+export interface Mount {
+  containerPath: string;
+  hostPath: string;
+  readOnly: boolean;
+}
+
+/** What one container gets for the devices allocated to it. Every part is optional. */
+export interface ContainerAllocation {
+  devices?: DeviceSpec[];
+  mounts?: Mount[];
+  envs?: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** Fully-qualified CDI device names, `vendor.example/class=name`. */
+  cdiDevices?: string[];
+}
+
+export interface PreferredAllocationRequest {
+  available: string[];
+  mustInclude: string[];
+  size: number;
+}
+
+/** Called by the plugin with the full, current device list whenever anything changed. */
+export type DeviceListener = (devices: Device[]) => void;
+
+/**
+ * One extended resource served to the kubelet. `start` begins discovery and health watching and must
+ * report the full list through `publish` (at least once, and again after every change).
+ */
+export interface ResourcePlugin {
+  /** Extended resource name, e.g. `tdx.intel.com/tdx-guest`. */
+  readonly resourceName: string;
+  start(publish: DeviceListener): Promise<void> | void;
+  stop(): Promise<void> | void;
+  /**
+   * Return what the container needs for `deviceIds`. The framework has already checked that every ID
+   * is known and Healthy. Throw to fail the request; the message reaches the kubelet.
+   */
+  allocate(deviceIds: string[]): Promise<ContainerAllocation> | ContainerAllocation;
+  /** Optional: preferred device IDs. Offered to the kubelet only when defined. */
+  preferredAllocation?(request: PreferredAllocationRequest): string[];
+  /** Optional: prepare devices before a container starts. Offered only when defined. */
+  preStartContainer?(deviceIds: string[]): Promise<void> | void;
+}
+
+/** An error whose message is safe and useful to return to the kubelet. */
+export class AllocationError extends Error {
+  constructor(
+    message: string,
+    /** gRPC status: INVALID_ARGUMENT (3) for bad requests, FAILED_PRECONDITION (9), INTERNAL (13)… */
+    readonly grpcCode: number = 13,
+  ) {
+    super(message);
+    this.name = 'AllocationError';
+  }
+}
