@@ -7,12 +7,15 @@ import type { BenchRow, BenchScenario } from './scenario';
 function loadScenarios(): BenchScenario[] {
   const dir = path.join(__dirname, 'scenarios');
   const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);
-  return fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.js'))
-    .sort()
-    .map((f) => (require(path.join(dir, f)) as { bench: BenchScenario }).bench)
-    .filter((b) => !only || only.includes(b.name));
+  return (
+    fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.js'))
+      .sort()
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- modules found at run time by file name
+      .map((f) => (require(path.join(dir, f)) as { bench: BenchScenario }).bench)
+      .filter((b) => !only || only.includes(b.name))
+  );
 }
 
 function machine(): string {

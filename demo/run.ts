@@ -17,6 +17,7 @@ function loadScenarios(): DemoScenario[] {
         .filter((f) => f.endsWith('.js'))
         .sort()
     : [];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- modules found at run time by file name
   return files.map((f) => (require(path.join(dir, f)) as { scenario: DemoScenario }).scenario);
 }
 

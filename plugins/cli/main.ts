@@ -12,6 +12,7 @@ export function loadCommand(name: string): PluginCommand | undefined {
   if (!(PLUGIN_NAMES as readonly string[]).includes(name)) return undefined;
   const modulePath = path.join(__dirname, '..', name, 'command');
   if (!['.js', '.ts'].some((ext) => fs.existsSync(modulePath + ext))) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- modules found at run time by file name
   return (require(modulePath) as { command: PluginCommand }).command;
 }
 

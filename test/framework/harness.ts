@@ -1,0 +1,36 @@
+/** A kubelet simulator plus a PluginManager in one temp dir, torn down together. */
+import { PluginManager, silentLogger, type ManagerOptions } from '../../plugins/framework';
+import { KubeletSimulator } from '../../simulator/kubelet';
+import { removeDir, tempDir } from '../helpers/tmp';
+
+export interface Harness {
+  dir: string;
+  kubelet: KubeletSimulator;
+  manager: PluginManager;
+  close(): Promise<void>;
+}
+
+export async function harness(
+  options: Partial<ManagerOptions> & { startKubelet?: boolean } = {},
+): Promise<Harness> {
+  const dir = tempDir();
+  const kubelet = new KubeletSimulator({ devicePluginDir: dir, podResourcesSocket: `${dir}/pr.sock` });
+  if (options.startKubelet !== false) await kubelet.start();
+  const manager = new PluginManager({
+    devicePluginDir: dir,
+    log: silentLogger,
+    initialBackoffMs: 20,
+    maxBackoffMs: 200,
+    ...options,
+  });
+  return {
+    dir,
+    kubelet,
+    manager,
+    async close() {
+      await manager.stop();
+      await kubelet.stop();
+      removeDir(dir);
+    },
+  };
+}

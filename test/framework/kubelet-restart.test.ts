@@ -1,0 +1,81 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { socketNameFor } from '../../plugins/framework';
+import { FakePlugin, healthy } from '../helpers/fake-plugin';
+import { eventually } from '../helpers/tmp';
+import { harness, type Harness } from './harness';
+
+const RESOURCE = 'example.com/dev';
+let h: Harness;
+afterEach(async () => h && (await h.close()));
+
+async function reregistered(previous: number): Promise<void> {
+  await h.kubelet.waitFor(
+    () =>
+      (h.kubelet.resource(RESOURCE)?.registrations ?? 0) > previous && h.kubelet.allocatable(RESOURCE) > 0,
+    3000,
+    're-registration',
+  );
+}
+
+test('after a kubelet restart the plugin serves again and re-registers, without polling', async () => {
+  h = await harness({ pollIntervalMs: 60_000 }); // only the inotify watch can bring it back in time
+  const plugin = new FakePlugin(RESOURCE, healthy('a', 'b'));
+  await h.manager.addResource(plugin);
+  await h.kubelet.waitForRegistration(RESOURCE);
+  await h.kubelet.restart();
+  expect(fs.existsSync(path.join(h.dir, socketNameFor(RESOURCE)))).toBe(false);
+  await reregistered(1);
+  expect(h.kubelet.capacity(RESOURCE)).toBe(2);
+  // The device state carried over and updates still flow on the new stream.
+  plugin.set(healthy('a'));
+  await h.kubelet.waitFor(() => h.kubelet.capacity(RESOURCE) === 1, 2000);
+  const rereg = await h.manager.metrics.reregistrations.get();
+  expect(rereg.values[0].value).toBe(1);
+  await (
+    await h.kubelet.allocate(RESOURCE, [['a']])
+  )[0];
+});
+
+test('survives many restarts in a row, each ending registered', async () => {
+  h = await harness({ pollIntervalMs: 60_000 });
+  await h.manager.addResource(new FakePlugin(RESOURCE, healthy('a')));
+  await h.kubelet.waitForRegistration(RESOURCE);
+  for (let i = 1; i <= 15; i++) {
+    await h.kubelet.restart();
+    await reregistered(i);
+  }
+  await eventually(() => h.manager.ready(), 2000, 'manager ready');
+});
+
+test('only our socket deleted (kubelet.sock kept): the plugin re-serves and registers again', async () => {
+  h = await harness({ pollIntervalMs: 60_000 });
+  await h.manager.addResource(new FakePlugin(RESOURCE, healthy('a')));
+  await h.kubelet.waitForRegistration(RESOURCE);
+  fs.rmSync(path.join(h.dir, socketNameFor(RESOURCE)));
+  await reregistered(1);
+});
+
+test('a late end of the old stream does not tear down the new registration (kubernetes#121994)', async () => {
+  h = await harness({ pollIntervalMs: 60_000 });
+  const plugin = new FakePlugin(RESOURCE, healthy('a'));
+  await h.manager.addResource(plugin);
+  await h.kubelet.waitForRegistration(RESOURCE);
+  await h.kubelet.restart();
+  await reregistered(1);
+  // Give any straggling events of the old generation time to arrive, then check we are still live.
+  await new Promise((r) => setTimeout(r, 200));
+  expect(h.manager.status()[0]).toMatchObject({ registered: true, streaming: true });
+  plugin.set(healthy('a', 'b'));
+  await h.kubelet.waitFor(() => h.kubelet.allocatable(RESOURCE) === 2, 2000);
+});
+
+test('the poll fallback restores registration even with no inotify event', async () => {
+  h = await harness({ pollIntervalMs: 100 });
+  await h.manager.addResource(new FakePlugin(RESOURCE, healthy('a')));
+  await h.kubelet.waitForRegistration(RESOURCE);
+  // Make the watch blind: close it, then restart the kubelet; only the poll can notice.
+  (h.manager as unknown as { watcher?: fs.FSWatcher }).watcher?.close();
+  await h.kubelet.restart();
+  await reregistered(1);
+});
