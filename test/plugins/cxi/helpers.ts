@@ -1,0 +1,55 @@
+/** Shared set-up for the CXI suites: a fixture node under a short temp root, torn down afterwards. */
+import * as path from 'path';
+import {
+  buildCxiFixture,
+  deviceNodesUnavailable,
+  type CxiFixture,
+  type FixtureNic,
+} from '../../../plugins/cxi/fixture';
+import { removeDir, tempDir } from '../../helpers/tmp';
+
+/**
+ * The CXI suites make real character devices with mknod, which needs root. Outside CI a non-root run
+ * skips them with the reason printed; under CI=true a missing capability is a failure.
+ */
+export function describeAsRoot(name: string, fn: () => void): void {
+  const why = deviceNodesUnavailable();
+  if (!why) return describe(name, fn);
+  if (process.env.CI === 'true') throw new Error(`CI=true but ${why}`);
+  console.warn(`SKIPPED "${name}": ${why}`);
+  describe.skip(name, fn);
+}
+
+export interface FixtureHandle extends CxiFixture {
+  cleanup(): void;
+}
+
+export function fixture(nics?: FixtureNic[], options?: { xpmem: boolean }): FixtureHandle {
+  const root = tempDir('kdp-cxi-');
+  return { ...buildCxiFixture(root, nics, options), cleanup: () => removeDir(root) };
+}
+
+/** Flags pointing every root of the plugin at the fixture. */
+export function rootFlags(fx: CxiFixture): string[] {
+  return [
+    `--sysfs-root=${fx.sysfsRoot}`,
+    `--devfs-root=${fx.devfsRoot}`,
+    `--ofi-root=${fx.ofiRoot}`,
+    `--cxi-root=${fx.cxiRoot}`,
+    `--cdi-dir=${fx.cdiDir}`,
+  ];
+}
+
+/** The same roots as environment variables (what the Helm chart sets). */
+export function rootEnv(fx: CxiFixture): NodeJS.ProcessEnv {
+  return {
+    SYSFS_ROOT: fx.sysfsRoot,
+    DEVFS_ROOT: fx.devfsRoot,
+    OFI_ROOT: fx.ofiRoot,
+    CXI_ROOT: fx.cxiRoot,
+    CDI_DIR: fx.cdiDir,
+  };
+}
+
+export const lib = (fx: CxiFixture, dir: 'ofi' | 'cxi', name: string) =>
+  path.join(dir === 'ofi' ? fx.ofiRoot : fx.cxiRoot, name);
