@@ -1,49 +1,75 @@
 /**
- * Loads the kubelet gRPC APIs from proto/ at run time. Field names keep the .proto spelling
- * (`resource_name`, `devices_ids`), so the wire objects below read like the upstream API.
+ * The kubelet gRPC services (device plugin v1beta1 and PodResources v1), built on the message tables
+ * in api.ts. Field names keep the .proto spelling (`resource_name`, `devices_ids`), so the wire
+ * objects below read like the upstream API.
  */
 import * as path from 'path';
-import * as fs from 'fs';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import * as api from './api';
+import { decode, encode, type MessageType } from './wire';
 
-/** proto/ sits two levels above this file both in the source tree and in dist/. */
-function protoDir(): string {
-  const candidates = [
-    path.join(__dirname, '..', '..', 'proto'),
-    path.join(__dirname, '..', '..', '..', 'proto'),
-  ];
-  const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'deviceplugin-v1beta1.proto')));
-  if (!found)
-    throw new Error(`kubelet .proto files not found (looked in ${candidates.join(', ')}); run npm run build`);
-  return found;
+function method(
+  route: string,
+  request: MessageType,
+  response: MessageType,
+  responseStream = false,
+): grpc.MethodDefinition<object, object> {
+  return {
+    path: route,
+    requestStream: false,
+    responseStream,
+    requestSerialize: (value: object) => encode(request, value as Record<string, unknown>),
+    requestDeserialize: (bytes: Buffer) => decode(request, bytes),
+    responseSerialize: (value: object) => encode(response, value as Record<string, unknown>),
+    responseDeserialize: (bytes: Buffer) => decode(response, bytes),
+  };
 }
 
-function load(file: string): grpc.GrpcObject {
-  const definition = protoLoader.loadSync(path.join(protoDir(), file), {
-    keepCase: true,
-    longs: Number,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  return grpc.loadPackageDefinition(definition);
-}
+const registrationService = {
+  Register: method('/v1beta1.Registration/Register', api.RegisterRequest, api.Empty),
+};
+
+const devicePluginService = {
+  GetDevicePluginOptions: method(
+    '/v1beta1.DevicePlugin/GetDevicePluginOptions',
+    api.Empty,
+    api.DevicePluginOptions,
+  ),
+  ListAndWatch: method('/v1beta1.DevicePlugin/ListAndWatch', api.Empty, api.ListAndWatchResponse, true),
+  GetPreferredAllocation: method(
+    '/v1beta1.DevicePlugin/GetPreferredAllocation',
+    api.PreferredAllocationRequest,
+    api.PreferredAllocationResponse,
+  ),
+  Allocate: method('/v1beta1.DevicePlugin/Allocate', api.AllocateRequest, api.AllocateResponse),
+  PreStartContainer: method(
+    '/v1beta1.DevicePlugin/PreStartContainer',
+    api.PreStartContainerRequest,
+    api.PreStartContainerResponse,
+  ),
+};
+
+const podResourcesService = {
+  List: method('/v1.PodResourcesLister/List', api.PrListPodResourcesRequest, api.PrListPodResourcesResponse),
+  GetAllocatableResources: method(
+    '/v1.PodResourcesLister/GetAllocatableResources',
+    api.PrAllocatableResourcesRequest,
+    api.PrAllocatableResourcesResponse,
+  ),
+  Get: method('/v1.PodResourcesLister/Get', api.PrGetPodResourcesRequest, api.PrGetPodResourcesResponse),
+};
 
 type ServiceCtor = grpc.ServiceClientConstructor;
 
 let cache: { registration: ServiceCtor; devicePlugin: ServiceCtor; podResources: ServiceCtor } | undefined;
 
+/** Client constructors for the three services; each has `.service` for `server.addService`. */
 export function services() {
-  if (!cache) {
-    const dp = load('deviceplugin-v1beta1.proto').v1beta1 as grpc.GrpcObject;
-    const pr = load('podresources-v1.proto').v1 as grpc.GrpcObject;
-    cache = {
-      registration: dp.Registration as ServiceCtor,
-      devicePlugin: dp.DevicePlugin as ServiceCtor,
-      podResources: pr.PodResourcesLister as ServiceCtor,
-    };
-  }
+  cache ??= {
+    registration: grpc.makeGenericClientConstructor(registrationService, 'Registration'),
+    devicePlugin: grpc.makeGenericClientConstructor(devicePluginService, 'DevicePlugin'),
+    podResources: grpc.makeGenericClientConstructor(podResourcesService, 'PodResourcesLister'),
+  };
   return cache;
 }
 

@@ -1,0 +1,218 @@
+/**
+ * Framework figures from issue #2, measured against a real plugin process (bench/fake-plugin.ts)
+ * talking to the kubelet simulator over real unix sockets.
+ */
+import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { KubeletSimulator } from '../../simulator/kubelet';
+import { mb, ms, percentile, type BenchRow, type BenchScenario } from '../scenario';
+import { RESOURCE } from '../fake-plugin';
+
+interface Rig {
+  dir: string;
+  watchDir: string;
+  kubelet: KubeletSimulator;
+  child: ChildProcess;
+  close(): Promise<void>;
+}
+
+function now(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+function rssBytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+async function rig(devices: number): Promise<Rig & { startMs: number }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-bench-'));
+  const watchDir = path.join(dir, 'devs');
+  fs.mkdirSync(watchDir);
+  for (let i = 0; i < devices; i++) fs.writeFileSync(path.join(watchDir, `d${i}`), '');
+  const kubelet = new KubeletSimulator({ devicePluginDir: path.join(dir, 'dp') });
+  await kubelet.start();
+  const t0 = now();
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+      path.join(__dirname, '..', 'fake-plugin.js'),
+      '--watch-dir',
+      watchDir,
+      '--device-plugin-dir',
+      path.join(dir, 'dp'),
+      '--log-level',
+      'error',
+    ],
+    { stdio: 'inherit' },
+  );
+  await kubelet.waitForRegistration(RESOURCE, 20_000);
+  const startMs = now() - t0;
+  return {
+    dir,
+    watchDir,
+    kubelet,
+    child,
+    startMs,
+    async close() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      await kubelet.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function coldStart(): Promise<BenchRow[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const r = await rig(4);
+    samples.push(r.startMs);
+    await r.close();
+  }
+  const p50 = percentile(samples, 50);
+  return [
+    {
+      metric: 'cold start to registered (process spawn → first ListAndWatch list), median of 7',
+      value: ms(p50),
+      target: '≤ 300 ms',
+      met: p50 <= 300,
+    },
+  ];
+}
+
+async function reRegistration(r: Rig): Promise<BenchRow[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const before = r.kubelet.resource(RESOURCE)!.registrations;
+    await r.kubelet.restart(); // sockets deleted, new kubelet.sock created
+    const t0 = now();
+    await r.kubelet.waitFor(
+      () => r.kubelet.resource(RESOURCE)!.registrations > before && r.kubelet.resource(RESOURCE)!.updates > 0,
+      5000,
+    );
+    samples.push(now() - t0);
+  }
+  const p99 = percentile(samples, 99);
+  return [
+    {
+      metric: 're-registration after kubelet restart, p50 (60 restarts)',
+      value: ms(percentile(samples, 50)),
+    },
+    {
+      metric: 're-registration after kubelet restart, p99 (60 restarts)',
+      value: ms(p99),
+      target: '≤ 50 ms',
+      met: p99 <= 50,
+    },
+  ];
+}
+
+async function propagation(r: Rig): Promise<BenchRow[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const count = r.kubelet.capacity(RESOURCE);
+    const t0 = now();
+    fs.rmSync(path.join(r.watchDir, `d${i}`));
+    await r.kubelet.waitFor(() => r.kubelet.capacity(RESOURCE) === count - 1, 5000);
+    samples.push(now() - t0);
+  }
+  const p99 = percentile(samples, 99);
+  return [
+    {
+      metric: 'health propagation (device file removed → ListAndWatch update), p50 of 30',
+      value: ms(percentile(samples, 50)),
+    },
+    { metric: 'health propagation, p99 of 30', value: ms(p99), target: '≤ 100 ms', met: p99 <= 100 },
+  ];
+}
+
+async function allocateLatency(r: Rig, concurrency: number, total: number): Promise<number[]> {
+  const ids = r.kubelet.resource(RESOURCE)!.devices.map((d) => d.id);
+  const samples: number[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < total) {
+      const id = ids[next++ % ids.length];
+      const t0 = now();
+      await r.kubelet.allocate(RESOURCE, [[id]]);
+      samples.push(now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return samples;
+}
+
+async function allocation(r: Rig): Promise<BenchRow[]> {
+  const idle = rssBytes(r.child.pid!);
+  await allocateLatency(r, 4, 200); // warm-up
+  const one = await allocateLatency(r, 1, 1000);
+  const many = await allocateLatency(r, 64, 5000);
+  let done = 1200 + 5000;
+  while (done < 10_000) {
+    await allocateLatency(r, 16, 1000);
+    done += 1000;
+  }
+  const after = rssBytes(r.child.pid!);
+  const p99many = percentile(many, 99);
+  return [
+    {
+      metric: 'Allocate latency at 1 in flight, p50 / p99 (1000 calls)',
+      value: `${ms(percentile(one, 50))} / ${ms(percentile(one, 99))}`,
+    },
+    {
+      metric: 'Allocate latency at 64 concurrent, p50 / p99 (5000 calls)',
+      value: `${ms(percentile(many, 50))} / ${ms(p99many)}`,
+      target: 'p99 ≤ 5 ms',
+      met: p99many <= 5,
+    },
+    {
+      metric: 'idle RSS of the plugin process (after registration)',
+      value: mb(idle),
+      target: '≤ 55 MB',
+      met: idle <= 55 * 2 ** 20,
+    },
+    { metric: 'RSS after 10,000+ allocations', value: mb(after) },
+  ];
+}
+
+async function bigList(): Promise<BenchRow[]> {
+  const r = await rig(10_000);
+  try {
+    const samples: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const count = r.kubelet.capacity(RESOURCE);
+      const t0 = now();
+      fs.writeFileSync(path.join(r.watchDir, `extra${i}`), '');
+      await r.kubelet.waitFor(() => r.kubelet.capacity(RESOURCE) === count + 1, 10_000);
+      samples.push(now() - t0);
+    }
+    return [
+      {
+        metric:
+          '10,000-device list: change → full list received by the kubelet, median of 5 (incl. rescan of 10k files)',
+        value: ms(percentile(samples, 50)),
+      },
+    ];
+  } finally {
+    await r.close();
+  }
+}
+
+export const bench: BenchScenario = {
+  name: 'framework',
+  async run() {
+    const rows = await coldStart();
+    const r = await rig(64);
+    try {
+      rows.push(...(await allocation(r)), ...(await propagation(r)), ...(await reRegistration(r)));
+    } finally {
+      await r.close();
+    }
+    rows.push(...(await bigList()));
+    return rows;
+  },
+};
