@@ -134,3 +134,35 @@ test('a kubelet restart is survived by the real process without exiting', async 
     await kubelet.stop();
   }
 });
+
+test('a plugin killed hard (stale socket left behind) and started again registers afresh', async () => {
+  const kubelet = new KubeletSimulator({ devicePluginDir: dir });
+  await kubelet.start();
+  const first = run(['-e', FAKE_COMMAND, '--', '--device-plugin-dir', dir]);
+  let second: ReturnType<typeof run> | undefined;
+  try {
+    await kubelet.waitForRegistration('example.com/fake', 10_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await kubelet.waitFor(
+      () => kubelet.allocatable('example.com/fake') === 0,
+      5000,
+      'stream end after the kill',
+    );
+    expect(fs.readdirSync(dir).some((f) => f.startsWith('kdp-'))).toBe(true); // SIGKILL leaves the socket
+
+    second = run(['-e', FAKE_COMMAND, '--', '--device-plugin-dir', dir, '--count', '5']);
+    await kubelet.waitFor(
+      () =>
+        kubelet.resource('example.com/fake')!.registrations === 2 &&
+        kubelet.allocatable('example.com/fake') === 5,
+      10_000,
+    );
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  } finally {
+    first.child.kill('SIGKILL');
+    second?.child.kill('SIGKILL');
+    await kubelet.stop();
+  }
+});
