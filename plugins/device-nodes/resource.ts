@@ -1,0 +1,364 @@
+/**
+ * The device-node engine the tdx, kvm and devnode families share. A family describes its nodes with a
+ * NodeSet (how to find them, how many IDs each is shared as, what a container sees); the engine watches
+ * the devfs directories with inotify, rescans on every change, turns nodes into the full device list,
+ * logs every health transition, keeps an optional CDI spec in step, and answers Allocate.
+ *
+ * Host and container paths: a node found at `<devfs-root>/<rel>` is handed to the runtime with that
+ * exact host path (the devfs root is assumed to be at the same path on the host, e.g. the host's /dev
+ * mounted at /dev, or a fixture directory), and appears in the container at the family's container path
+ * (by default the real `/dev/<rel>`).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  AllocationError,
+  buildCdiSpec,
+  cdiSpecFileName,
+  mergeAllocations,
+  publishOnChange,
+  qualifiedCdiName,
+  removeCdiSpec,
+  sharedDevices,
+  UNHEALTHY,
+  watchDirs,
+  writeCdiSpec,
+  type CdiSpec,
+  type ContainerAllocation,
+  type Device,
+  type DeviceListener,
+  type Health,
+  type Logger,
+  type ResourcePlugin,
+  type Watch,
+} from '../framework';
+
+/** gRPC status codes used for allocation errors. */
+const INVALID_ARGUMENT = 3;
+const FAILED_PRECONDITION = 9;
+
+/** Safety net behind inotify (lost events, a devfs root that is itself replaced). */
+export const DEFAULT_RESCAN_MS = 30_000;
+
+/** One node of a resource as a scan found it. */
+export interface NodeState {
+  /** Path relative to the devfs root, e.g. `kvm` or `dri/renderD128`. */
+  rel: string;
+  health: Health;
+  /** Why the node is Unhealthy (logged, never sent to the kubelet). */
+  reason?: string;
+  /** `major:minor`, for logs. */
+  devno?: string;
+}
+
+/** A node handed to a container: where it is on the host and where the container sees it. */
+export interface AllocatedNode {
+  key: string;
+  rel: string;
+  hostPath: string;
+  containerPath: string;
+}
+
+export interface NodeSet {
+  /** The resource's nodes right now, by key (the device-ID base). Called after every change. */
+  scan(devfsRoot: string): Map<string, NodeState>;
+  /** Directories, relative to the devfs root ('' = the root), whose entries can change the scan. */
+  watchDirs: string[];
+  /** How many interchangeable IDs each node is advertised as (≥ 1). */
+  shareCount: number;
+  /**
+   * `always`: IDs are `<key>-<i>` even when shareCount is 1 (tdx-guest-0…); `when-shared`: a node that is
+   * not shared is advertised under its plain key (crand0).
+   */
+  indexIds: 'always' | 'when-shared';
+  /** A node that disappears stays listed as Unhealthy (`unhealthy`) or leaves the list (`drop`). */
+  vanished: 'unhealthy' | 'drop';
+  /** cgroup permissions of the device in the container: r, w and/or m. */
+  permissions: string;
+  /** Where the container sees a node; default `/dev/<rel>`. */
+  containerPath?(rel: string): string;
+  /** Extra parts of every allocation (mounts, envs); may throw AllocationError. */
+  extras?(nodes: AllocatedNode[]): ContainerAllocation;
+}
+
+export interface DeviceNodeResourceOptions {
+  resourceName: string;
+  devfsRoot: string;
+  log: Logger;
+  /** Write a CDI spec (kind = `cdi.kind`) with one CDI device per node, and name them in allocations. */
+  cdi?: { dir: string; kind: string };
+  rescanMs?: number;
+}
+
+const DEVICE_KEY = /^[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?$/;
+const MAX_ID_LENGTH = 63;
+
+export function defaultContainerPath(rel: string): string {
+  return `/dev/${rel}`;
+}
+
+export class DeviceNodeResource implements ResourcePlugin {
+  readonly resourceName: string;
+  private readonly log: Logger;
+  private nodes = new Map<string, NodeState>();
+  private idToKey = new Map<string, string>();
+  private publish?: (devices: Device[]) => boolean;
+  private watch?: Watch;
+  private watchKey = '';
+  private cdiWritten?: string;
+  private readonly rejectedKeys = new Set<string>();
+  private started = false;
+
+  constructor(
+    private readonly options: DeviceNodeResourceOptions,
+    private set: NodeSet,
+  ) {
+    this.resourceName = options.resourceName;
+    this.log = options.log;
+  }
+
+  /** First scan (CDI problems are fatal here, logged later), then watch. */
+  start(publish: DeviceListener): void {
+    this.publish = publishOnChange(publish);
+    this.started = true;
+    this.refresh(true);
+  }
+
+  stop(): void {
+    this.started = false;
+    this.watch?.close();
+    this.watch = undefined;
+    this.watchKey = '';
+  }
+
+  /** Switch to a new description (config reload) without re-registering. */
+  reconfigure(set: NodeSet): void {
+    this.set = set;
+    if (this.started) this.refresh();
+  }
+
+  /** The nodes as of the last scan (for tests and status). */
+  current(): ReadonlyMap<string, NodeState> {
+    return this.nodes;
+  }
+
+  /** Rescan and publish the full list when it changed. Runs after every watched change. */
+  refresh(strict = false): void {
+    if (!this.started) return;
+    this.ensureWatch(); // before scanning, so no change between scan and watch is lost
+    const next = this.validKeys(this.set.scan(this.options.devfsRoot));
+    if (this.set.vanished === 'unhealthy') {
+      for (const [key, old] of this.nodes)
+        if (!next.has(key)) next.set(key, { rel: old.rel, health: UNHEALTHY, reason: 'is gone' });
+    }
+    this.logTransitions(this.nodes, next);
+    this.nodes = next;
+    this.syncCdi(strict);
+    const { devices, idToKey } = this.listDevices();
+    this.idToKey = idToKey;
+    this.publish?.(devices);
+  }
+
+  /** True when IDs carry an index suffix (`<key>-<i>`). */
+  private indexed(): boolean {
+    return this.set.shareCount > 1 || this.set.indexIds === 'always';
+  }
+
+  /** The full list, in key order, and which node each ID stands for. */
+  private listDevices(): { devices: Device[]; idToKey: Map<string, string> } {
+    const devices: Device[] = [];
+    const idToKey = new Map<string, string>();
+    for (const key of [...this.nodes.keys()].sort()) {
+      const { health } = this.nodes.get(key) as NodeState;
+      const ids = this.indexed() ? sharedDevices(key, this.set.shareCount, health) : [{ id: key, health }];
+      for (const device of ids) {
+        devices.push(device);
+        idToKey.set(device.id, key);
+      }
+    }
+    return { devices, idToKey };
+  }
+
+  /** Keys that would make IDs the kubelet or a CDI runtime cannot use are left out, with one warning. */
+  private validKeys(found: Map<string, NodeState>): Map<string, NodeState> {
+    const suffix = this.indexed() ? 1 + String(this.set.shareCount - 1).length : 0;
+    const valid = new Map<string, NodeState>();
+    for (const [key, node] of found) {
+      const problem = !DEVICE_KEY.test(key)
+        ? 'has characters other than letters, digits, "-", "_", ".", ":"'
+        : key.length + suffix > MAX_ID_LENGTH
+          ? `would make device IDs longer than ${MAX_ID_LENGTH} characters`
+          : undefined;
+      if (!problem) {
+        valid.set(key, node);
+        continue;
+      }
+      if (!this.rejectedKeys.has(key))
+        this.log.warn('device node skipped: its name cannot be a device ID', {
+          device: key,
+          path: node.rel,
+          problem,
+        });
+      this.rejectedKeys.add(key);
+    }
+    return valid;
+  }
+
+  private ensureWatch(): void {
+    const dirs = [...new Set(this.set.watchDirs)].map((rel) => path.join(this.options.devfsRoot, rel));
+    // Re-create the watch whenever a watched directory appeared or vanished: a fresh inotify watch on it.
+    const key = JSON.stringify(dirs.map((d) => [d, fs.existsSync(d)]));
+    if (key === this.watchKey) return;
+    this.watch?.close();
+    this.watchKey = key;
+    this.watch = watchDirs({
+      dirs,
+      onChange: () => this.refresh(),
+      pollMs: this.options.rescanMs ?? DEFAULT_RESCAN_MS,
+      debounceMs: 2,
+      log: this.log,
+    });
+  }
+
+  private logTransitions(before: Map<string, NodeState>, after: Map<string, NodeState>): void {
+    for (const [key, node] of after) {
+      const old = before.get(key);
+      const fields = { device: key, path: path.join(this.options.devfsRoot, node.rel), devno: node.devno };
+      if (!old) {
+        if (node.health === 'Healthy') this.log.info('device node found', fields);
+        else this.log.warn('device node found but unusable', { ...fields, reason: node.reason });
+      } else if (old.health !== node.health || old.reason !== node.reason) {
+        if (node.health === 'Healthy') this.log.info('device node healthy again', fields);
+        else this.log.warn('device node unhealthy', { ...fields, reason: node.reason });
+      }
+    }
+    for (const [key, old] of before) {
+      if (!after.has(key))
+        this.log.warn('device node removed', {
+          device: key,
+          path: path.join(this.options.devfsRoot, old.rel),
+        });
+    }
+  }
+
+  private containerPath(rel: string): string {
+    return this.set.containerPath?.(rel) ?? defaultContainerPath(rel);
+  }
+
+  private allocatedNode(key: string): AllocatedNode {
+    const node = this.nodes.get(key) as NodeState;
+    return {
+      key,
+      rel: node.rel,
+      hostPath: path.join(this.options.devfsRoot, node.rel),
+      containerPath: this.containerPath(node.rel),
+    };
+  }
+
+  allocate(deviceIds: string[]): ContainerAllocation {
+    const keys = [...new Set(deviceIds.map((id) => this.keyFor(id)))];
+    const gone = keys.filter((key) => this.nodes.get(key)?.health !== 'Healthy');
+    if (gone.length)
+      throw new AllocationError(
+        `device node(s) ${gone.join(', ')} of ${this.resourceName} became unusable; retry`,
+        FAILED_PRECONDITION,
+      );
+    const nodes = keys.map((key) => this.allocatedNode(key));
+    assertDistinctContainerPaths(nodes);
+    const base: ContainerAllocation = {
+      devices: nodes.map((n) => ({
+        containerPath: n.containerPath,
+        hostPath: n.hostPath,
+        permissions: this.set.permissions,
+      })),
+    };
+    if (this.options.cdi) {
+      this.ensureCdiFile();
+      base.cdiDevices = keys.map((key) => qualifiedCdiName((this.options.cdi as { kind: string }).kind, key));
+    }
+    return mergeAllocations(base, this.set.extras?.(nodes) ?? {});
+  }
+
+  private keyFor(id: string): string {
+    const key = this.idToKey.get(id);
+    if (key === undefined)
+      throw new AllocationError(
+        `unknown device ID ${JSON.stringify(id)} for ${this.resourceName}`,
+        INVALID_ARGUMENT,
+      );
+    return key;
+  }
+
+  /** The CDI spec for the current nodes (undefined when there are none: a spec needs a device). */
+  cdiSpec(): CdiSpec | undefined {
+    const cdi = this.options.cdi;
+    if (!cdi || this.nodes.size === 0) return undefined;
+    return buildCdiSpec({
+      kind: cdi.kind,
+      devices: [...this.nodes.keys()].sort().map((key) => {
+        const node = this.allocatedNode(key);
+        return {
+          name: key,
+          containerEdits: {
+            deviceNodes: [
+              { path: node.containerPath, hostPath: node.hostPath, permissions: this.set.permissions },
+            ],
+          },
+        };
+      }),
+    });
+  }
+
+  private syncCdi(strict: boolean): void {
+    const cdi = this.options.cdi;
+    if (!cdi) return;
+    const spec = this.cdiSpec();
+    const text = JSON.stringify(spec);
+    if (text === this.cdiWritten) return;
+    try {
+      if (spec) {
+        const file = writeCdiSpec(cdi.dir, spec);
+        this.log.info('CDI spec written', { file, devices: spec.devices.length });
+      } else {
+        removeCdiSpec(cdi.dir, cdi.kind);
+      }
+      this.cdiWritten = text;
+    } catch (err) {
+      if (strict) throw err;
+      this.log.error('cannot write the CDI spec; allocations may not resolve', {
+        dir: cdi.dir,
+        error: err as Error,
+      });
+    }
+  }
+
+  /** Re-write the spec when something removed it (e.g. a cleaned /var/run/cdi) before naming it. */
+  private ensureCdiFile(): void {
+    const cdi = this.options.cdi as { dir: string; kind: string };
+    if (fs.existsSync(path.join(cdi.dir, cdiSpecFileName(cdi.kind)))) return;
+    this.log.warn('CDI spec file was missing; writing it again', { dir: cdi.dir });
+    this.cdiWritten = undefined;
+    this.syncCdi(false);
+  }
+
+  /** Remove this resource's CDI spec (the resource is withdrawn for good, e.g. dropped from a config). */
+  removeCdiSpec(): void {
+    if (this.options.cdi) removeCdiSpec(this.options.cdi.dir, this.options.cdi.kind);
+    this.cdiWritten = undefined;
+  }
+}
+
+/** Two nodes at one container path would silently shadow each other: refuse, naming them. */
+function assertDistinctContainerPaths(nodes: AllocatedNode[]): void {
+  const seen = new Map<string, string>();
+  for (const node of nodes) {
+    const other = seen.get(node.containerPath);
+    if (other !== undefined)
+      throw new AllocationError(
+        `device nodes ${other} and ${node.key} would both appear at ${node.containerPath} in the container; ` +
+          'make the container path template distinguish them (e.g. /dev/{name})',
+        INVALID_ARGUMENT,
+      );
+    seen.set(node.containerPath, node.key);
+  }
+}

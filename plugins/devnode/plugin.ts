@@ -1,0 +1,38 @@
+/**
+ * One devnode resource: every node its glob matches under the devfs root is a device (ID = the node's
+ * path with `/` as `_`, or `<node>-<i>` when shared). Healthy when it is a char or block device; a node
+ * that disappears leaves the list, a new one joins it, both within one inotify event.
+ */
+import {
+  compileGlob,
+  DeviceNodeResource,
+  globBaseDir,
+  scanGlob,
+  withAncestors,
+  type NodeSet,
+} from '../device-nodes';
+import type { Logger } from '../framework';
+import { renderContainerPath, type DevnodeResourceSpec } from './config';
+
+export function devnodeNodeSet(spec: DevnodeResourceSpec): NodeSet {
+  const glob = compileGlob(spec.glob);
+  return {
+    scan: (devfsRoot) => scanGlob(devfsRoot, glob, { kinds: ['char', 'block'] }),
+    // The glob's fixed directory and its ancestors: creating any of them is seen at once.
+    watchDirs: withAncestors(globBaseDir(glob)),
+    shareCount: spec.shareCount,
+    indexIds: 'when-shared',
+    vanished: 'drop',
+    permissions: spec.permissions,
+    containerPath: (rel) => renderContainerPath(spec.containerPath, rel),
+  };
+}
+
+export function createDevnodeResource(
+  spec: DevnodeResourceSpec,
+  devfsRoot: string,
+  log: Logger,
+  rescanMs?: number,
+): DeviceNodeResource {
+  return new DeviceNodeResource({ resourceName: spec.name, devfsRoot, log, rescanMs }, devnodeNodeSet(spec));
+}

@@ -1,0 +1,134 @@
+/** Shared set-up of the device-node family tests: root-only suites, sandboxes, in-process and real plugins. */
+import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { startPlugin, type PluginCommand, type RunningPlugin } from '../../../plugins/cli/command';
+import { buildFixture, isRoot, type BuiltTree } from '../../../plugins/device-nodes/fixture';
+import { KubeletSimulator } from '../../../simulator/kubelet';
+import { removeDir, tempDir } from '../../helpers/tmp';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+
+/** `describe` for suites that mknod: skipped with a printed reason when not root, never under CI=true. */
+export function describeAsRoot(name: string, fn: () => void): void {
+  if (isRoot()) return describe(name, fn);
+  if (process.env.CI === 'true') throw new Error(`CI=true but not root: "${name}" needs root to mknod`);
+  console.warn(`SKIPPED "${name}": needs root to create device nodes with mknod`);
+  describe.skip(name, fn);
+}
+
+export interface Sandbox extends BuiltTree {
+  devicePluginDir: string;
+  cdiDir: string;
+  kubelet: KubeletSimulator;
+  /** Flags pointing a plugin at this sandbox. */
+  flags: string[];
+  close(): Promise<void>;
+}
+
+/** A fixture tree (fixtures/<family>/tree.yaml, or empty) plus a running kubelet simulator. */
+export async function sandbox(family?: string): Promise<Sandbox> {
+  const root = tempDir('kdn-');
+  const tree = family ? buildFixture(family, root) : emptyTree(root);
+  const devicePluginDir = path.join(root, 'dp');
+  const cdiDir = path.join(root, 'cdi');
+  const kubelet = new KubeletSimulator({ devicePluginDir });
+  await kubelet.start();
+  return {
+    ...tree,
+    devicePluginDir,
+    cdiDir,
+    kubelet,
+    flags: [
+      `--device-plugin-dir=${devicePluginDir}`,
+      `--devfs-root=${tree.devfsRoot}`,
+      `--sysfs-root=${tree.sysfsRoot}`,
+      `--cdi-dir=${cdiDir}`,
+    ],
+    async close() {
+      await kubelet.stop();
+      removeDir(root);
+    },
+  };
+}
+
+function emptyTree(root: string): BuiltTree {
+  const tree = { root, devfsRoot: path.join(root, 'dev'), sysfsRoot: path.join(root, 'sys') };
+  fs.mkdirSync(tree.devfsRoot, { recursive: true });
+  fs.mkdirSync(tree.sysfsRoot, { recursive: true });
+  return tree;
+}
+
+export interface InProcess {
+  running: RunningPlugin;
+  logs: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+/** Start a family in this process with its logs captured (JSON lines, parsed). */
+export async function startInProcess(
+  command: PluginCommand,
+  argv: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<InProcess> {
+  const logs: Record<string, unknown>[] = [];
+  const running = await startPlugin(command, ['--log-level=debug', ...argv], {
+    env,
+    manager: { pollIntervalMs: 200, initialBackoffMs: 20, maxBackoffMs: 200 },
+    logWrite: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
+  });
+  return { running, logs, stop: () => running.stop() };
+}
+
+/** The health of every ID the kubelet simulator has for `resource`, collapsed: 'Healthy', 'Unhealthy', 'mixed' or 'none'. */
+export function kubeletHealth(kubelet: KubeletSimulator, resource: string): string {
+  const devices = kubelet.resource(resource)?.devices ?? [];
+  const states = new Set(devices.map((d) => d.health));
+  if (states.size === 0) return 'none';
+  return states.size === 1 ? [...states][0] : 'mixed';
+}
+
+/** Open file descriptors of this process. */
+export function openFds(): number {
+  return fs.readdirSync('/proc/self/fd').length;
+}
+
+const CLI = path.join(REPO_ROOT, 'bin', 'kube-device-plugins.js');
+const BUILT = path.join(REPO_ROOT, 'dist', 'plugins', 'cli', 'main.js');
+
+/** `describe` for suites that run the built CLI: skipped with a reason when dist/ is missing, never under CI. */
+export function describeWithBuild(name: string, fn: () => void): void {
+  if (fs.existsSync(BUILT)) return describeAsRoot(name, fn);
+  if (process.env.CI === 'true') throw new Error(`CI=true but ${BUILT} is missing: run npm run build`);
+  console.warn(`SKIPPED "${name}": ${BUILT} is missing (run npm run build first)`);
+  describe.skip(name, fn);
+}
+
+export interface Exited {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+/** Run `kube-device-plugins <family> <args>` as a real process. */
+export function spawnCli(
+  family: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): { child: ChildProcess; exited: Promise<Exited> } {
+  const child = spawn(process.execPath, [CLI, family, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<Exited>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, stderr })),
+  );
+  return { child, exited };
+}
+
+/** The socket files in a device-plugin dir, except the kubelet's. */
+export function pluginSockets(devicePluginDir: string): string[] {
+  return fs.readdirSync(devicePluginDir).filter((f) => f !== 'kubelet.sock');
+}
