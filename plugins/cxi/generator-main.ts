@@ -89,6 +89,11 @@ function summary(result: GeneratorResult): string {
   }
 }
 
+/** NIC names for a log line: `0,1,10`, or `none`. */
+function list(names: string[]): string {
+  return names.length ? names.join(',') : 'none';
+}
+
 /** Run the generator; returns the exit code. */
 export function runGenerator(argv: string[], io: GeneratorIo): number {
   let values;
@@ -136,8 +141,8 @@ export function runGenerator(argv: string[], io: GeneratorIo): number {
     log.info(summary(result), {
       file: result.file,
       nics: specNicNames(result.spec).length,
-      added: result.added,
-      removed: result.removed,
+      added: list(result.added),
+      removed: list(result.removed),
     });
     return 0;
   } catch (err) {
