@@ -188,7 +188,36 @@ export async function runCommand(command: PluginCommand, argv: string[]): Promis
     process.stdout.write(helpText(command));
     return;
   }
-  let running: RunningPlugin;
+  // Signals are caught from the very start: a SIGTERM while we are still registering must also end
+  // in a clean shutdown (sockets removed, exit 0), not in the default kill.
+  let running: RunningPlugin | undefined;
+  let pendingSignal: string | undefined;
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (!running) {
+      pendingSignal = signal; // handled once start-up finishes; do not wait for ever
+      setTimeout(() => process.exit(1), 5000).unref();
+      return;
+    }
+    if (stopping) return;
+    stopping = true;
+    const { log } = running;
+    log.info('shutting down', { signal });
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 5000);
+    force.unref();
+    running.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error('shutdown failed', { error: err });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
   try {
     running = await startPlugin(command, argv);
   } catch (err) {
@@ -197,24 +226,5 @@ export async function runCommand(command: PluginCommand, argv: string[]): Promis
     if (usage) process.stderr.write(`run 'kube-device-plugins ${command.name} --help' for the flags\n`);
     process.exit(usage ? 2 : 1);
   }
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    running.log.info('shutting down', { signal });
-    const force = setTimeout(() => {
-      running.log.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, 5000);
-    force.unref();
-    running.stop().then(
-      () => process.exit(0),
-      (err) => {
-        running.log.error('shutdown failed', { error: err });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  if (pendingSignal) shutdown(pendingSignal);
 }
