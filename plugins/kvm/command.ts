@@ -1,0 +1,33 @@
+/** `kube-device-plugins kvm`: hand /dev/kvm to many pods at once (replaces ihcsim's kvm plugin). */
+import type { PluginCommand } from '../cli/command';
+import { checkedResourceName, resourceNameFlag, SHARED_COUNT_FLAG } from '../device-nodes';
+import { createKvmResource, DEFAULT_KVM_RESOURCE } from './plugin';
+
+export const command: PluginCommand = {
+  name: 'kvm',
+  summary:
+    'Advertises <devfs-root>/kvm as --shared-count interchangeable devices; Allocate returns /dev/kvm (rw) ' +
+    'and, with --cdi, the fully-qualified CDI device name.',
+  flags: [
+    resourceNameFlag('KVM_RESOURCE_NAME', DEFAULT_KVM_RESOURCE),
+    SHARED_COUNT_FLAG,
+    {
+      name: 'cdi',
+      env: 'CDI',
+      type: 'bool',
+      default: true,
+      help: 'write a CDI spec to --cdi-dir and return the CDI device name in allocations (--cdi=false: off)',
+    },
+  ],
+  async run(ctx) {
+    const resourceName = checkedResourceName(ctx.options.resourceName, 'resource-name');
+    const resource = createKvmResource({
+      resourceName,
+      devfsRoot: ctx.common.devfsRoot,
+      shareCount: ctx.options.sharedCount as number,
+      cdiDir: ctx.options.cdi ? ctx.common.cdiDir : undefined,
+      log: ctx.log.with({ resource: resourceName }),
+    });
+    await ctx.manager.addResource(resource);
+  },
+};

@@ -1,0 +1,48 @@
+/**
+ * KVM: `<devfs-root>/kvm` shared as `--shared-count` interchangeable IDs (kvm-0 … kvm-<N-1>). Healthy when
+ * the node exists, is a char device and opens read-write (closed again at once), re-checked on every
+ * inotify event in the devfs root. With CDI on, a spec of kind `<resource name>` with one device `kvm` is
+ * kept in the CDI dir and allocations name it fully qualified (`github.com.ihcsim/kvm=kvm`).
+ */
+import { DeviceNodeResource, nodeState, type NodeSet } from '../device-nodes';
+import type { Logger } from '../framework';
+
+export const DEFAULT_KVM_RESOURCE = 'github.com.ihcsim/kvm';
+/** The node, relative to the devfs root; also its CDI device name and the ID base. */
+export const KVM_NODE = 'kvm';
+
+export interface KvmOptions {
+  resourceName: string;
+  devfsRoot: string;
+  shareCount: number;
+  /** CDI spec directory; no CDI when undefined. */
+  cdiDir?: string;
+  log: Logger;
+  rescanMs?: number;
+}
+
+export function kvmNodeSet(shareCount: number): NodeSet {
+  return {
+    // Always reported, so a missing /dev/kvm shows as Unhealthy IDs rather than no KVM at all.
+    scan: (devfsRoot) => new Map([[KVM_NODE, nodeState(devfsRoot, KVM_NODE, { openReadWrite: true })]]),
+    watchDirs: [''],
+    shareCount,
+    indexIds: 'always',
+    vanished: 'unhealthy',
+    permissions: 'rw',
+  };
+}
+
+export function createKvmResource(options: KvmOptions): DeviceNodeResource {
+  return new DeviceNodeResource(
+    {
+      resourceName: options.resourceName,
+      devfsRoot: options.devfsRoot,
+      log: options.log,
+      rescanMs: options.rescanMs,
+      // The resource name is a valid CDI kind: a DNS-subdomain vendor and a short class name.
+      cdi: options.cdiDir ? { dir: options.cdiDir, kind: options.resourceName } : undefined,
+    },
+    kvmNodeSet(options.shareCount),
+  );
+}
