@@ -40,7 +40,7 @@ describeAsRoot('cxi-cdi-generator', () => {
       fs.writeFileSync(envFile, 'env:\n  - FI_PROVIDER=cxi\n  - VAR1="value1"\n');
       const { code, stderr } = generate([`--env-vars=${envFile}`]);
       expect(code).toBe(0);
-      expect(stderr).toMatch(/INFO  CDI spec written .*added=0,1,2,10 removed=none/);
+      expect(stderr).toMatch(/INFO +CDI spec written .*added=0,1,2,10 removed=none/);
       expect(fs.statSync(specFile()).mode & 0o777).toBe(0o644);
       const spec = readSpec();
       expectValid(spec);
@@ -97,7 +97,7 @@ describeAsRoot('cxi-cdi-generator', () => {
       fs.rmSync(path.join(fx.devfsRoot, 'cxi2'));
       const { code, stderr } = generate([]);
       expect(code).toBe(0);
-      expect(stderr).toMatch(/WARN  CXI NIC left out of the spec: its device node is missing .*nic=cxi2/);
+      expect(stderr).toMatch(/WARN +CXI NIC left out of the spec: its device node is missing .*nic=cxi2/);
       expect(deviceNames(readSpec())).toEqual(['0', '1', '10', 'all']);
       expectValid(readSpec());
     });
@@ -205,7 +205,7 @@ describeAsRoot('cxi-cdi-generator', () => {
     const { code, stderr } = generate([...flags, '-V', '1'], {});
     expect(code).toBe(0);
     expect(stderr).toMatch(/DEBUG discovered CXI NIC .*name=cxi10 number=10 pciAddress=0000:c2:00.0/);
-    expect(stderr).toMatch(/INFO  ignoring cxi class entry .*entry=cxi3 reason="vendor 0x15b3 is not HPE/);
+    expect(stderr).toMatch(/INFO +ignoring cxi class entry .*entry=cxi3 reason="vendor 0x15b3 is not HPE/);
     expect(deviceNames(readSpec())).toEqual(['0', '1', '2', '10', 'all']);
   });
 });
