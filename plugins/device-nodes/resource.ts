@@ -227,6 +227,12 @@ export class DeviceNodeResource implements ResourcePlugin {
       if (!old) {
         if (node.health === 'Healthy') this.log.info('device node found', fields);
         else this.log.warn('device node found but unusable', { ...fields, reason: node.reason });
+      } else if (old.rel !== node.rel) {
+        this.log.info('device node now found at another path', {
+          ...fields,
+          before: old.rel,
+          health: node.health,
+        });
       } else if (old.health !== node.health || old.reason !== node.reason) {
         if (node.health === 'Healthy') this.log.info('device node healthy again', fields);
         else this.log.warn('device node unhealthy', { ...fields, reason: node.reason });

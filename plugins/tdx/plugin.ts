@@ -1,0 +1,114 @@
+/**
+ * TDX guest (replaces Intel's CCNP device plugin). The guest device is `<devfs-root>/tdx_guest` (TDX 1.5,
+ * the mainline name) or `<devfs-root>/tdx-guest` (TDX 1.0), preferred in that order; `tdx-attest` alone is
+ * the deprecated interface and is refused. The node is shared as `--shared-count` IDs tdx-guest-0 … and
+ * is watched: gone → every ID Unhealthy, back → Healthy. No node yet → no IDs until it appears.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { DeviceNodeResource, nodeState, type NodeSet, type NodeState } from '../device-nodes';
+import {
+  HEALTHY,
+  mergeAllocations,
+  sharedDevices,
+  type ContainerAllocation,
+  type DeviceListener,
+  type Logger,
+  type ResourcePlugin,
+} from '../framework';
+import { tsmAllocation, udsAllocation } from './ccnp';
+
+export const DEFAULT_TDX_RESOURCE = 'tdx.intel.com/tdx-guest';
+/** Guest device names, in order of preference. */
+export const TDX_NODES = ['tdx_guest', 'tdx-guest'];
+export const DEPRECATED_TDX_NODE = 'tdx-attest';
+/** ID base: tdx-guest-0 … whichever node name the kernel uses. */
+export const TDX_KEY = 'tdx-guest';
+
+export interface TdxOptions {
+  resourceName: string;
+  devfsRoot: string;
+  sysfsRoot: string;
+  shareCount: number;
+  udsDir: string;
+  /** Mount the socket dir with the device (false when it is offered as its own resource). */
+  mountUds: boolean;
+  tsmReport: boolean;
+  log: Logger;
+  rescanMs?: number;
+}
+
+/** The guest device node present under the devfs root (relative name), if any. */
+export function findTdxNode(devfsRoot: string): string | undefined {
+  return TDX_NODES.find((name) => fs.lstatSync(path.join(devfsRoot, name), { throwIfNoEntry: false }));
+}
+
+/** True when only the deprecated tdx-attest interface is there. */
+export function onlyDeprecatedNode(devfsRoot: string): boolean {
+  return !findTdxNode(devfsRoot) && fs.existsSync(path.join(devfsRoot, DEPRECATED_TDX_NODE));
+}
+
+export function tdxNodeSet(options: TdxOptions): NodeSet {
+  let warnedDeprecated = false;
+  const scan = (devfsRoot: string): Map<string, NodeState> => {
+    const node = findTdxNode(devfsRoot);
+    if (node) return new Map([[TDX_KEY, nodeState(devfsRoot, node)]]);
+    if (onlyDeprecatedNode(devfsRoot) && !warnedDeprecated) {
+      warnedDeprecated = true;
+      options.log.error('only the deprecated TDX interface is present; it is not supported', {
+        path: path.join(devfsRoot, DEPRECATED_TDX_NODE),
+      });
+    }
+    return new Map();
+  };
+  return {
+    scan,
+    watchDirs: [''],
+    shareCount: options.shareCount,
+    indexIds: 'always',
+    vanished: 'unhealthy',
+    permissions: 'rw',
+    extras: () =>
+      mergeAllocations(
+        options.mountUds ? udsAllocation(options.udsDir, options.log) : {},
+        options.tsmReport ? tsmAllocation(options.sysfsRoot) : {},
+      ),
+  };
+}
+
+export function createTdxResource(options: TdxOptions): DeviceNodeResource {
+  return new DeviceNodeResource(
+    {
+      resourceName: options.resourceName,
+      devfsRoot: options.devfsRoot,
+      log: options.log,
+      rescanMs: options.rescanMs,
+    },
+    tdxNodeSet(options),
+  );
+}
+
+/**
+ * The CCNP socket directory as a resource of its own (--uds-resource-name): `<short name>-<i>` IDs,
+ * always Healthy (the plugin creates the directory), each allocation a read-write mount of it.
+ */
+export class UdsResource implements ResourcePlugin {
+  constructor(
+    readonly resourceName: string,
+    private readonly udsDir: string,
+    private readonly shareCount: number,
+    private readonly log: Logger,
+  ) {}
+
+  start(publish: DeviceListener): void {
+    publish(
+      sharedDevices(this.resourceName.slice(this.resourceName.indexOf('/') + 1), this.shareCount, HEALTHY),
+    );
+  }
+
+  stop(): void {}
+
+  allocate(): ContainerAllocation {
+    return udsAllocation(this.udsDir, this.log);
+  }
+}
