@@ -24,7 +24,13 @@ const command: PluginCommand = {
   ],
   async run(ctx) {
     const dir = ctx.options.watchDir as string;
-    const scan = (): Device[] => fs.readdirSync(dir).map((id) => ({ id, health: 'Healthy' }));
+    const scan = (): Device[] => {
+      try {
+        return fs.readdirSync(dir).map((id) => ({ id, health: 'Healthy' }));
+      } catch {
+        return []; // the directory is gone: no devices
+      }
+    };
     let watch: { close(): void } | undefined;
     await ctx.manager.addResource({
       resourceName: RESOURCE,
