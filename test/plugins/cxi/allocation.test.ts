@@ -4,7 +4,7 @@ import * as path from 'path';
 import { AllocationError, buildCdiSpec, writeCdiSpec } from '../../../plugins/framework';
 import { assertNodesUsable, cdiAllocation, directAllocation } from '../../../plugins/cxi/allocation';
 import { makeCharDevice } from '../../../plugins/cxi/fixture';
-import { describeAsRoot, fixture, lib, type FixtureHandle } from './helpers';
+import { describeAsRoot, fixture, fixtureLibraries, type FixtureHandle } from './helpers';
 
 let fx: FixtureHandle;
 afterEach(() => fx?.cleanup());
@@ -28,16 +28,8 @@ describeAsRoot('CXI direct allocation', () => {
       { containerPath: '/dev/cxi10', hostPath: path.join(fx.devfsRoot, 'cxi10'), permissions: 'rw' },
       { containerPath: '/dev/xpmem', hostPath: path.join(fx.devfsRoot, 'xpmem'), permissions: 'rw' },
     ]);
-    const libraries = [
-      lib(fx, 'cxi', 'libcxi.so'),
-      lib(fx, 'cxi', 'libcxi.so.1'),
-      lib(fx, 'cxi', 'libcxi.so.1.5.0'),
-      lib(fx, 'ofi', 'libfabric.so'),
-      lib(fx, 'ofi', 'libfabric.so.1'),
-      lib(fx, 'ofi', 'libfabric.so.1.22.0'),
-    ];
     expect(allocation.mounts).toEqual(
-      libraries.map((f) => ({ containerPath: f, hostPath: f, readOnly: true })),
+      fixtureLibraries(fx).map((f) => ({ containerPath: f, hostPath: f, readOnly: true })),
     );
     expect(allocation.envs).toEqual({ LD_LIBRARY_PATH: `${fx.ofiRoot}:${fx.cxiRoot}` });
   });

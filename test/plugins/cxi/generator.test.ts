@@ -7,7 +7,7 @@ import { addFixtureNic, removeFixtureNic, DEFAULT_NICS } from '../../../plugins/
 import { runGenerator } from '../../../plugins/cxi/generator-main';
 import { cdiSchemaErrors } from '../../helpers/cdi-schema';
 import { describeWithUpstream } from '../../helpers/upstream';
-import { describeAsRoot, fixture, lib, rootEnv, type FixtureHandle } from './helpers';
+import { describeAsRoot, fixture, fixtureLibraries, rootEnv, type FixtureHandle } from './helpers';
 
 let fx: FixtureHandle;
 afterEach(() => fx?.cleanup());
@@ -59,10 +59,11 @@ describeAsRoot('cxi-cdi-generator', () => {
         containerEdits: {
           env: ['FI_PROVIDER=cxi', 'VAR1="value1"', `LD_LIBRARY_PATH=${fx.ofiRoot}:${fx.cxiRoot}`],
           deviceNodes: [{ path: '/dev/xpmem', hostPath: path.join(fx.devfsRoot, 'xpmem'), type: 'c' }],
-          mounts: ['libcxi.so', 'libcxi.so.1', 'libcxi.so.1.5.0']
-            .map((f) => lib(fx, 'cxi', f))
-            .concat(['libfabric.so', 'libfabric.so.1', 'libfabric.so.1.22.0'].map((f) => lib(fx, 'ofi', f)))
-            .map((f) => ({ hostPath: f, containerPath: f, options: ['ro', 'nosuid', 'nodev', 'bind'] })),
+          mounts: fixtureLibraries(fx).map((f) => ({
+            hostPath: f,
+            containerPath: f,
+            options: ['ro', 'nosuid', 'nodev', 'bind'],
+          })),
         },
       });
     });

@@ -51,5 +51,15 @@ export function rootEnv(fx: CxiFixture): NodeJS.ProcessEnv {
   };
 }
 
-export const lib = (fx: CxiFixture, dir: 'ofi' | 'cxi', name: string) =>
-  path.join(dir === 'ofi' ? fx.ofiRoot : fx.cxiRoot, name);
+/** The library files the fixture's libcxi/libfabric dirs should yield, in mount order. */
+export const FIXTURE_LIBRARIES = {
+  cxi: ['libcxi.so', 'libcxi.so.1', 'libcxi.so.1.5.0'],
+  ofi: ['libfabric.so', 'libfabric.so.1', 'libfabric.so.1.22.0'],
+};
+
+export function fixtureLibraries(fx: CxiFixture): string[] {
+  return [
+    ...FIXTURE_LIBRARIES.cxi.map((name) => path.join(fx.cxiRoot, name)),
+    ...FIXTURE_LIBRARIES.ofi.map((name) => path.join(fx.ofiRoot, name)),
+  ];
+}
