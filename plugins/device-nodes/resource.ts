@@ -346,12 +346,6 @@ export class DeviceNodeResource implements ResourcePlugin {
     this.cdiWritten = undefined;
     this.syncCdi(false);
   }
-
-  /** Remove this resource's CDI spec (the resource is withdrawn for good, e.g. dropped from a config). */
-  removeCdiSpec(): void {
-    if (this.options.cdi) removeCdiSpec(this.options.cdi.dir, this.options.cdi.kind);
-    this.cdiWritten = undefined;
-  }
 }
 
 /** Two nodes at one container path would silently shadow each other: refuse, naming them. */
