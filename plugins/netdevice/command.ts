@@ -1,0 +1,89 @@
+/** `kube-device-plugins netdevice`: host network interfaces handed to pods through CDI. */
+import * as path from 'path';
+import { resourceNameErrors } from '../framework';
+import type { PluginCommand, PluginContext } from '../cli/command';
+import { UsageError, type FlagSpec } from '../cli/flags';
+import { NetdevicePlugin } from './plugin';
+import { CDI_MODES, DEFAULT_RESOURCE_NAME, type CdiMode } from './spec';
+
+const FLAGS: FlagSpec[] = [
+  {
+    name: 'resource-name',
+    env: 'NETDEVICE_RESOURCE_NAME',
+    type: 'string',
+    default: DEFAULT_RESOURCE_NAME,
+    help: 'extended resource the interfaces are advertised as',
+  },
+  {
+    name: 'interfaces',
+    env: 'INTERFACES',
+    type: 'regex',
+    required: true,
+    help:
+      'regex (unanchored) of the host interfaces to offer, e.g. ^ens[1-9]f[0-9]$; loopback, default-route ' +
+      'and bridge/bond/VLAN uplink interfaces are never offered',
+  },
+  {
+    name: 'cdi-mode',
+    env: 'CDI_MODE',
+    type: 'enum',
+    choices: [...CDI_MODES],
+    default: 'netdevices',
+    help: 'netdevices: CDI netDevices, the runtime moves the link; hooks: OCI hooks move it in and back',
+  },
+  {
+    name: 'hook-dir',
+    env: 'HOOK_DIR',
+    type: 'string',
+    default: '/opt/cdi/bin',
+    help: 'host directory holding netdevice-hook.sh (hooks mode); the CDI spec points there',
+  },
+  {
+    name: 'rescan-interval',
+    env: 'NETDEVICE_RESCAN_INTERVAL',
+    type: 'duration',
+    default: '10s',
+    help: 'full rescan period, the fallback for lost netlink events',
+  },
+];
+
+interface NetdeviceFlags {
+  resourceName: string;
+  interfaces: RegExp;
+  cdiMode: CdiMode;
+  hookDir: string;
+  rescanInterval: number;
+}
+
+/** Checks the flag parser cannot make; each failure is a UsageError (exit 2) naming the flag. */
+function checkFlags(values: NetdeviceFlags): void {
+  const nameErrors = resourceNameErrors(values.resourceName);
+  if (nameErrors.length) throw new UsageError(`invalid value for --resource-name: ${nameErrors.join('; ')}`);
+  if (values.interfaces.source === '(?:)')
+    throw new UsageError('--interfaces (or INTERFACES) must not be empty: name the interfaces to offer');
+  if (!path.isAbsolute(values.hookDir))
+    throw new UsageError(`invalid value for --hook-dir: "${values.hookDir}" is not an absolute path`);
+}
+
+export const command: PluginCommand = {
+  name: 'netdevice',
+  summary:
+    'Hands host network interfaces to pods through CDI: one device per interface matching --interfaces, ' +
+    'Healthy while administratively up, moved into the pod by the runtime (netdevices) or by OCI hooks.',
+  flags: FLAGS,
+  async run(ctx: PluginContext) {
+    const values = ctx.options as unknown as NetdeviceFlags;
+    checkFlags(values);
+    const plugin = new NetdevicePlugin({
+      resourceName: values.resourceName,
+      interfaces: values.interfaces,
+      cdiMode: values.cdiMode,
+      hookDir: values.hookDir,
+      cdiDir: ctx.common.cdiDir,
+      podResourcesSocket: ctx.common.podResourcesSocket,
+      rescanIntervalMs: values.rescanInterval,
+      log: ctx.log.with({ resource: values.resourceName }),
+    });
+    await ctx.manager.addResource(plugin);
+  },
+};

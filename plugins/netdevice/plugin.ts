@@ -1,0 +1,288 @@
+/**
+ * The netdevice resource: host interfaces picked by --interfaces, one device per interface (ID = its
+ * name), Healthy while administratively up. Every netlink event triggers a full rescan (full lists
+ * only); a periodic rescan backs the event stream up. An interface that leaves the host because a pod
+ * got it stays advertised while the PodResources API says a container holds it, so the resource does
+ * not flap; it is allocatable again once it is back on the host.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  AllocationError,
+  devicesInUse,
+  PodResourcesClient,
+  publishOnChange,
+  qualifiedCdiName,
+  removeCdiSpec,
+  writeCdiSpec,
+  HEALTHY,
+  UNHEALTHY,
+  type ContainerAllocation,
+  type Device,
+  type DeviceListener,
+  type Health,
+  type Logger,
+  type ResourcePlugin,
+} from '../framework';
+import { isValidDeviceName, selectInterfaces } from './candidates';
+import { readDefaultRouteInterfaces, readLinks, type HostLink } from './ip';
+import { LinkMonitor } from './monitor';
+import { SerialTask } from './serial-task';
+import { CDI_KIND, HOOK_PROGRAM, netdeviceCdiSpec, specFileName, type CdiMode } from './spec';
+
+/** gRPC FAILED_PRECONDITION: the request is well-formed but the interface cannot be handed out now. */
+const FAILED_PRECONDITION = 9;
+/** Netlink events come in bursts (a move is a delete plus route flushes): fold them into one scan. */
+const EVENT_DEBOUNCE_MS = 15;
+const POD_RESOURCES_TIMEOUT_MS = 2000;
+
+export interface NetdevicePluginOptions {
+  resourceName: string;
+  /** Which host interfaces are offered (unanchored, like Go's MatchString). */
+  interfaces: RegExp;
+  cdiMode: CdiMode;
+  /** Where the hook program is on the host (only used in `hooks` mode). */
+  hookDir: string;
+  cdiDir: string;
+  podResourcesSocket: string;
+  /** Full rescan period, the fallback for lost or missing netlink events. */
+  rescanIntervalMs: number;
+  log: Logger;
+  /** Follow netlink events through `ip monitor`; only tests of the periodic fallback turn it off. */
+  watchEvents?: boolean;
+}
+
+export interface PodRef {
+  pod: string;
+  namespace: string;
+  container: string;
+}
+
+/** Where an advertised interface is: on the host, in a pod (who holds it), or away with no one to ask. */
+type Placement = { where: 'host'; link: HostLink } | { where: 'pod'; holder: PodRef } | { where: 'unknown' };
+
+export class NetdevicePlugin implements ResourcePlugin {
+  readonly resourceName: string;
+  private readonly log: Logger;
+  private readonly scans: SerialTask;
+  private publish?: (devices: Device[]) => boolean;
+  private placements = new Map<string, Placement>();
+  private excluded = new Map<string, string>();
+  private specKey?: string;
+  private monitor?: LinkMonitor;
+  private rescanTimer?: NodeJS.Timeout;
+  private podResources?: PodResourcesClient;
+  private podResourcesReachable?: boolean;
+  /** Until the PodResources API answers once, interfaces already in pods at start-up are unknown. */
+  private podsSeen = false;
+
+  constructor(private readonly opts: NetdevicePluginOptions) {
+    this.resourceName = opts.resourceName;
+    this.log = opts.log;
+    this.scans = new SerialTask(
+      () => this.scan(),
+      EVENT_DEBOUNCE_MS,
+      (err) =>
+        this.log.error('interface rescan failed; keeping the last device list', { error: err as Error }),
+    );
+  }
+
+  /** Process id of the `ip monitor` child (tests kill it to prove it comes back). */
+  get monitorPid(): number | undefined {
+    return this.monitor?.pid;
+  }
+
+  get monitorRestarts(): number {
+    return this.monitor?.restarts ?? 0;
+  }
+
+  async start(publish: DeviceListener): Promise<void> {
+    this.publish = publishOnChange(publish);
+    if (this.opts.watchEvents !== false) {
+      // Listen before the first scan, so nothing that happens during it is missed.
+      this.monitor = new LinkMonitor({ onEvent: () => this.scans.request(), log: this.log });
+      this.monitor.start();
+    }
+    this.warnIfHookMissing();
+    await this.scans.runNow(); // no ip, or an unwritable CDI dir, fails the start with the reason
+    this.rescanTimer = setInterval(() => this.scans.request(), this.opts.rescanIntervalMs);
+    this.rescanTimer.unref();
+    this.log.info('watching host interfaces', {
+      interfaces: this.opts.interfaces.source,
+      cdiMode: this.opts.cdiMode,
+      cdiSpec: path.join(this.opts.cdiDir, specFileName(this.resourceName)),
+      rescanIntervalMs: this.opts.rescanIntervalMs,
+      netlinkEvents: this.monitor !== undefined,
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.monitor?.stop();
+    clearInterval(this.rescanTimer);
+    await this.scans.stop();
+    this.podResources?.close();
+    // The CDI spec stays: containers that already hold an interface may restart while we are away, and
+    // their runtime resolves the same CDI name again.
+  }
+
+  allocate(deviceIds: string[]): ContainerAllocation {
+    const away = deviceIds.filter((id) => this.placements.get(id)?.where !== 'host');
+    if (away.length) {
+      throw new AllocationError(
+        `interfaces not in the host network namespace (held by a pod?): ${away.map((id) => `"${id}"`).join(', ')}`,
+        FAILED_PRECONDITION,
+      );
+    }
+    const cdiDevices = deviceIds.map((id) => qualifiedCdiName(CDI_KIND, id));
+    this.log.info('interfaces allocated', { devices: deviceIds, cdiDevices });
+    return { cdiDevices };
+  }
+
+  /** One full pass: read the host, place every interface, rewrite the spec if the set changed, publish. */
+  private async scan(): Promise<void> {
+    const [links, defaultRoutes] = await Promise.all([readLinks(), readDefaultRouteInterfaces()]);
+    const { candidates, excluded } = selectInterfaces(links, defaultRoutes, this.opts.interfaces);
+    this.logExclusions(excluded);
+    const placements = new Map<string, Placement>();
+    for (const [name, link] of candidates) placements.set(name, { where: 'host', link });
+    for (const [name, placement] of await this.placeAway(candidates)) placements.set(name, placement);
+
+    const ids = [...placements.keys()].sort();
+    this.writeSpec(ids); // throws on failure: the kubelet keeps the last list, which matches the last spec
+    this.logChanges(placements);
+    this.placements = placements;
+    this.publish?.(ids.map((id) => ({ id, health: healthOf(placements.get(id)!) })));
+  }
+
+  /**
+   * Interfaces advertised before but no longer on the host: kept while a container holds them. When
+   * the PodResources API cannot be asked, they keep their last placement, or become 'unknown' (still
+   * advertised, not allocatable) until it answers.
+   */
+  private async placeAway(onHost: Map<string, HostLink>): Promise<Map<string, Placement>> {
+    const missing = [...this.placements.keys()].filter((id) => !onHost.has(id));
+    const away = new Map<string, Placement>();
+    if (missing.length === 0 && this.podsSeen) return away;
+    const inUse = await this.interfacesInUse();
+    if (!inUse) {
+      for (const id of missing) {
+        const before = this.placements.get(id)!;
+        away.set(id, before.where === 'host' ? { where: 'unknown' } : before);
+      }
+      return away;
+    }
+    for (const id of missing) {
+      const holder = inUse.get(id);
+      if (holder) away.set(id, { where: 'pod', holder });
+    }
+    if (!this.podsSeen) {
+      // Start-up: interfaces our pods took before this process started.
+      for (const [id, holder] of inUse) {
+        if (!onHost.has(id) && this.opts.interfaces.test(id) && isValidDeviceName(id))
+          away.set(id, { where: 'pod', holder });
+      }
+      this.podsSeen = true;
+    }
+    return away;
+  }
+
+  /** Which containers hold which of our interfaces, or undefined when the kubelet cannot be asked. */
+  private async interfacesInUse(): Promise<Map<string, PodRef> | undefined> {
+    const socket = this.opts.podResourcesSocket;
+    try {
+      if (!fs.existsSync(socket)) throw new Error(`${socket} does not exist`);
+      this.podResources ??= new PodResourcesClient(socket, POD_RESOURCES_TIMEOUT_MS);
+      const inUse = devicesInUse(await this.podResources.list(), this.resourceName);
+      if (this.podResourcesReachable === false) this.log.info('PodResources API reachable again', { socket });
+      this.podResourcesReachable = true;
+      return inUse;
+    } catch (err) {
+      const message =
+        'cannot ask the kubelet which pods hold interfaces (PodResources API); interfaces that left the ' +
+        'host stay advertised but unallocatable until it answers';
+      const fields = { socket, error: err as Error };
+      // Said once as a warning; repeated at debug level while it lasts.
+      if (this.podResourcesReachable === false) this.log.debug(message, fields);
+      else this.log.warn(message, fields);
+      this.podResourcesReachable = false;
+      return undefined;
+    }
+  }
+
+  private writeSpec(ids: string[]): void {
+    const key = ids.join(',');
+    if (key === this.specKey) return;
+    const fileName = specFileName(this.resourceName);
+    const file = path.join(this.opts.cdiDir, fileName);
+    if (ids.length === 0) {
+      removeCdiSpec(this.opts.cdiDir, CDI_KIND, fileName);
+      this.log.info('no interfaces: CDI spec removed', { file });
+    } else {
+      writeCdiSpec(this.opts.cdiDir, netdeviceCdiSpec(ids, this.opts.cdiMode, this.opts.hookDir), fileName);
+      this.log.info('CDI spec written', { file, devices: ids, mode: this.opts.cdiMode });
+    }
+    this.specKey = key;
+  }
+
+  /** One line per interface whose placement or health changed, in words an operator can act on. */
+  private logChanges(next: Map<string, Placement>): void {
+    for (const [id, before] of this.placements) {
+      if (!next.has(id)) this.log.info('interface withdrawn: no longer on the host', { device: id });
+      else logMove(this.log.with({ device: id }), before, next.get(id)!);
+    }
+    for (const [id, placement] of next) {
+      if (this.placements.has(id)) continue;
+      if (placement.where === 'pod') {
+        this.log.info('interface held by a pod since before start-up: advertised', {
+          device: id,
+          ...placement.holder,
+        });
+      } else {
+        this.log.info('interface advertised', { device: id, health: healthOf(placement) });
+      }
+    }
+  }
+
+  /** Interfaces the regex matches but the rules hold back: said once, when the set changes. */
+  private logExclusions(excluded: Map<string, string>): void {
+    for (const [name, reason] of excluded) {
+      if (this.excluded.get(name) !== reason)
+        this.log.info('interface matches --interfaces but is not offered', { device: name, reason });
+    }
+    this.excluded = excluded;
+  }
+
+  private warnIfHookMissing(): void {
+    if (this.opts.cdiMode !== 'hooks') return;
+    const hook = path.join(this.opts.hookDir, HOOK_PROGRAM);
+    if (!fs.existsSync(hook)) {
+      this.log.warn(
+        'hook program not visible at --hook-dir from this process; the runtime runs it on the host',
+        {
+          hook,
+          hint: 'the DaemonSet init container installs it there; ignore if --hook-dir is not mounted here',
+        },
+      );
+    }
+  }
+}
+
+function healthOf(placement: Placement): Health {
+  if (placement.where === 'host') return placement.link.up ? HEALTHY : UNHEALTHY;
+  return placement.where === 'pod' ? HEALTHY : UNHEALTHY;
+}
+
+function logMove(log: Logger, before: Placement, after: Placement): void {
+  if (before.where === 'host' && after.where === 'host') {
+    if (before.link.up !== after.link.up)
+      log.info(after.link.up ? 'interface is up: Healthy' : 'interface is administratively down: Unhealthy');
+  } else if (after.where === 'host') {
+    log.info('interface is back on the host', { health: healthOf(after) });
+  } else if (after.where === 'pod' && before.where !== 'pod') {
+    log.info('interface left the host for a pod: still advertised while the pod holds it', {
+      ...after.holder,
+    });
+  } else if (after.where === 'unknown' && before.where !== 'unknown') {
+    log.warn('interface left the host and no one can say which pod holds it: advertised as Unhealthy');
+  }
+}
