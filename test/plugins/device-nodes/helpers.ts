@@ -132,3 +132,28 @@ export function spawnCli(
 export function pluginSockets(devicePluginDir: string): string[] {
   return fs.readdirSync(devicePluginDir).filter((f) => f !== 'kubelet.sock');
 }
+
+/**
+ * Run `kube-device-plugins <family>` until `resources` are registered with the sandbox's kubelet, run
+ * `check`, then SIGTERM it: it must exit 0 having removed every socket it created.
+ */
+export async function expectCleanSigterm(
+  box: Sandbox,
+  family: string,
+  args: string[],
+  resources: string[],
+  check: () => void = () => undefined,
+  env: NodeJS.ProcessEnv = {},
+): Promise<void> {
+  const { child, exited } = spawnCli(family, [...box.flags, ...args], env);
+  try {
+    for (const resource of resources) await box.kubelet.waitForRegistration(resource, 10_000);
+    expect(pluginSockets(box.devicePluginDir)).toHaveLength(resources.length);
+    check();
+    child.kill('SIGTERM');
+    expect((await exited).code).toBe(0);
+    expect(pluginSockets(box.devicePluginDir)).toEqual([]);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}

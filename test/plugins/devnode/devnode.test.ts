@@ -8,7 +8,7 @@ import { eventually } from '../../helpers/tmp';
 import {
   describeAsRoot,
   describeWithBuild,
-  pluginSockets,
+  expectCleanSigterm,
   REPO_ROOT,
   sandbox,
   spawnCli,
@@ -252,15 +252,10 @@ describeWithBuild('devnode plugin (real process)', () => {
 
   test('serves the crand example, and SIGTERM removes its socket and exits 0', async () => {
     const box = await sandbox('devnode');
-    const { child, exited } = spawnCli('devnode', [...box.flags, `--config=${CRAND_CONFIG}`]);
     try {
-      await box.kubelet.waitForRegistration(CRAND, 10_000);
-      expect(box.kubelet.capacity(CRAND)).toBe(3);
-      child.kill('SIGTERM');
-      expect((await exited).code).toBe(0);
-      await eventually(() => pluginSockets(box.devicePluginDir).length === 0, 1000, 'socket removed');
+      const check = () => expect(box.kubelet.capacity(CRAND)).toBe(3);
+      await expectCleanSigterm(box, 'devnode', [`--config=${CRAND_CONFIG}`], [CRAND], check);
     } finally {
-      child.kill('SIGKILL');
       await box.close();
     }
   });

@@ -6,13 +6,12 @@ import { cdiSpecErrors, readCdiSpec, silentLogger } from '../../../plugins/frame
 import { command } from '../../../plugins/kvm/command';
 import { createKvmResource } from '../../../plugins/kvm/plugin';
 import { cdiSchemaErrors } from '../../helpers/cdi-schema';
-import { eventually } from '../../helpers/tmp';
 import {
   describeAsRoot,
   describeWithBuild,
   kubeletHealth,
   openFds,
-  pluginSockets,
+  expectCleanSigterm,
   sandbox,
   spawnCli,
   startInProcess,
@@ -213,16 +212,9 @@ describeWithBuild('kvm plugin (real process)', () => {
 
   test('serves the fixture, and SIGTERM removes its socket and exits 0', async () => {
     const box = await sandbox('kvm');
-    const { child, exited } = spawnCli('kvm', box.flags);
     try {
-      await box.kubelet.waitForRegistration(RES, 10_000);
-      expect(box.kubelet.allocatable(RES)).toBe(110);
-      expect(pluginSockets(box.devicePluginDir)).toHaveLength(1);
-      child.kill('SIGTERM');
-      expect((await exited).code).toBe(0);
-      await eventually(() => pluginSockets(box.devicePluginDir).length === 0, 1000, 'socket removed');
+      await expectCleanSigterm(box, 'kvm', [], [RES], () => expect(box.kubelet.allocatable(RES)).toBe(110));
     } finally {
-      child.kill('SIGKILL');
       await box.close();
     }
   });

@@ -8,7 +8,7 @@ import {
   describeAsRoot,
   describeWithBuild,
   kubeletHealth,
-  pluginSockets,
+  expectCleanSigterm,
   sandbox,
   spawnCli,
   startInProcess,
@@ -229,19 +229,12 @@ describeWithBuild('tdx plugin (real process)', () => {
   test('serves the fixture with both resources, and SIGTERM removes the sockets and exits 0', async () => {
     const box = await sandbox('tdx');
     const udsDir = path.join(box.root, 'uds');
-    const { child, exited } = spawnCli('tdx', [...box.flags, `--uds-dir=${udsDir}`], {
-      UDS_RESOURCE_NAME: UDS_RES,
-    });
     try {
-      await box.kubelet.waitForRegistration(RES, 10_000);
-      await box.kubelet.waitForRegistration(UDS_RES, 10_000);
-      expect(fs.statSync(udsDir).mode & 0o777).toBe(0o757);
-      expect(pluginSockets(box.devicePluginDir)).toHaveLength(2);
-      child.kill('SIGTERM');
-      expect((await exited).code).toBe(0);
-      await eventually(() => pluginSockets(box.devicePluginDir).length === 0, 1000, 'sockets removed');
+      const check = () => expect(fs.statSync(udsDir).mode & 0o777).toBe(0o757);
+      await expectCleanSigterm(box, 'tdx', [`--uds-dir=${udsDir}`], [RES, UDS_RES], check, {
+        UDS_RESOURCE_NAME: UDS_RES,
+      });
     } finally {
-      child.kill('SIGKILL');
       await box.close();
     }
   });
