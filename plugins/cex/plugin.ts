@@ -98,23 +98,30 @@ export class CexPlugin {
     });
   }
 
-  /** Check the host, read the configuration and serve every set. Throws on what cannot work. */
+  /**
+   * Check the host, read the configuration and serve every set. What is missing on the host is a
+   * UsageError (exit 2) naming the env var to check: on a real IBM Z node it is the setting that is wrong.
+   */
   async start(): Promise<void> {
     const s = this.settings;
     for (const [dir, env] of [
       [s.apBusDir, 'APSYSFS_BUSDIR'],
       [s.apDevsDir, 'APSYSFS_DEVSDIR'],
     ])
-      if (!fs.existsSync(dir)) throw new Error(`no AP bus support: ${dir} (${env}) does not exist`);
-    this.machineId = readMachineId(s.sysinfoFile);
+      if (!fs.existsSync(dir)) throw new UsageError(`no AP bus support: ${dir} (${env}) does not exist`);
+    try {
+      this.machineId = readMachineId(s.sysinfoFile);
+    } catch (err) {
+      throw new UsageError(`cannot read the machine id: ${(err as Error).message}`);
+    }
     if (!this.zcrypt.supported())
-      throw new Error(
+      throw new UsageError(
         `no zcrypt multiple device node support: ${path.join(s.zcryptClassDir, 'create')} (ZCRYPT_CLASSDIR) does not exist`,
       );
     try {
       this.shadow.init();
     } catch (err) {
-      throw new Error(`shadow sysfs base dir (SHADOWSYSFS_BASEDIR): ${(err as Error).message}`);
+      throw new UsageError(`shadow sysfs base dir (SHADOWSYSFS_BASEDIR): ${(err as Error).message}`);
     }
     this.rescan();
     this.log.info('CEX plugin starting', {
