@@ -13,6 +13,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
+import { startPlugin, type PluginCommand, type RunningPlugin, type StartOptions } from '../cli/command';
 
 export interface FixtureNode {
   /** Relative to `<root>/dev`. */
@@ -83,4 +84,36 @@ export function fixturesDir(): string {
 export function buildFixture(family: string, root: string): BuiltTree {
   const file = path.join(fixturesDir(), family, 'tree.yaml');
   return buildTree(root, yaml.load(fs.readFileSync(file, 'utf8')) as FixtureTree);
+}
+
+export interface FixturePlugin {
+  tree: BuiltTree;
+  running: RunningPlugin;
+}
+
+/**
+ * Build fixtures/<family> under `root` and start the family on it in this process, as the demo and the
+ * bench do: device-plugin dir from the caller, CDI specs under `<root>/cdi`, warnings and errors logged.
+ */
+export async function startOnFixture(
+  command: PluginCommand,
+  root: string,
+  devicePluginDir: string,
+  args: string[] = [],
+  options: StartOptions = {},
+): Promise<FixturePlugin> {
+  const tree = buildFixture(command.name, root);
+  const running = await startPlugin(
+    command,
+    [
+      `--device-plugin-dir=${devicePluginDir}`,
+      `--devfs-root=${tree.devfsRoot}`,
+      `--sysfs-root=${tree.sysfsRoot}`,
+      `--cdi-dir=${path.join(root, 'cdi')}`,
+      '--log-level=warn',
+      ...args,
+    ],
+    { env: {}, ...options },
+  );
+  return { tree, running };
 }
