@@ -11,7 +11,7 @@ import { cdiSpecErrors, readCdiSpec, writeCdiSpec, type CdiSpec, type Logger } f
 import { buildCxiSpec, CXI_CDI_FILE, existingSpecErrors, nicChanges, specEnv } from './cdi-spec';
 import { isCharDevice, xpmemHostPath } from './devfs';
 import { cxiLibraries, ldLibraryPath } from './libraries';
-import { discoverNics, nicDevicePath } from './sysfs';
+import { discoverNics, nicDevicePath, nicLogFields } from './sysfs';
 
 export interface GeneratorOptions {
   sysfsRoot: string;
@@ -94,7 +94,7 @@ function nicsWithNodes(options: GeneratorOptions): number[] {
   for (const nic of nics) {
     const node = nicDevicePath(options.devfsRoot, nic.number);
     if (isCharDevice(node)) {
-      options.log.debug('discovered CXI NIC', { ...nic, device: node });
+      options.log.debug('discovered CXI NIC', { ...nicLogFields(nic), device: node });
       usable.push(nic.number);
     } else {
       options.log.warn('CXI NIC left out of the spec: its device node is missing', {

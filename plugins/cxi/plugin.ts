@@ -19,7 +19,7 @@ import { assertNodesUsable, cdiAllocation, directAllocation, type AllocationRoot
 import { deviceNodeHealth, type NodeHealth } from './devfs';
 import { kubeletDevices, nicOfId, nicsOfIds } from './ids';
 import { preferCxiDevices, type Placement } from './preferred';
-import { classDir, discoverNics, nicDevicePath, type CxiNic, type Discovery } from './sysfs';
+import { classDir, discoverNics, nicDevicePath, nicLogFields, type CxiNic, type Discovery } from './sysfs';
 
 export interface CxiPluginOptions extends AllocationRoots {
   resourceName: string;
@@ -122,7 +122,7 @@ export class CxiPlugin implements ResourcePlugin {
     const { log, sysfsRoot } = this.options;
     const before = new Set(this.nics.map((n) => n.number));
     const after = new Set(found.nics.map((n) => n.number));
-    for (const nic of found.nics) if (!before.has(nic.number)) log.info('CXI NIC found', { ...nic });
+    for (const nic of found.nics) if (!before.has(nic.number)) log.info('CXI NIC found', nicLogFields(nic));
     for (const nic of this.nics)
       if (!after.has(nic.number)) log.warn('CXI NIC gone from sysfs', { nic: nic.name, number: nic.number });
 

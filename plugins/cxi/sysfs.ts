@@ -129,6 +129,12 @@ export function discoverNics(sysfsRoot: string): Discovery {
   return { nics, skipped, classDirFound: true };
 }
 
+/** A NIC as log fields: `nic=cxi0` first, then what sysfs said about it. */
+export function nicLogFields(nic: CxiNic): Record<string, unknown> {
+  const { name, ...facts } = nic;
+  return { nic: name, ...facts };
+}
+
 /** `<devfs>/cxiN`: the host path of a NIC's character device. */
 export function nicDevicePath(devfsRoot: string, number: number): string {
   return path.join(devfsRoot, `cxi${number}`);

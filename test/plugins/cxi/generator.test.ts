@@ -205,7 +205,7 @@ describeAsRoot('cxi-cdi-generator', () => {
     ];
     const { code, stderr } = generate([...flags, '-V', '1'], {});
     expect(code).toBe(0);
-    expect(stderr).toMatch(/DEBUG discovered CXI NIC .*name=cxi10 number=10 pciAddress=0000:c2:00.0/);
+    expect(stderr).toMatch(/DEBUG discovered CXI NIC .*nic=cxi10 number=10 pciAddress=0000:c2:00.0/);
     expect(stderr).toMatch(/INFO +ignoring cxi class entry .*entry=cxi3 reason="vendor 0x15b3 is not HPE/);
     expect(deviceNames(readSpec())).toEqual(['0', '1', '2', '10', 'all']);
   });
