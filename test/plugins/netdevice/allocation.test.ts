@@ -35,7 +35,7 @@ describeNet('netdevice Allocate and interfaces held by pods', () => {
     const { net } = suite;
     const [a, b, c] = upVeths(3);
     const down = net.veth().host;
-    const nd = await suite.start(['--interfaces', `^${net.prefix}a`]);
+    const nd = await suite.startOffering();
 
     const responses = await nd.kubelet.allocate(RESOURCE, [[c], [a, b]]);
     expect(responses.map((r) => r.cdi_devices.map((d) => d.name))).toEqual([
@@ -56,7 +56,7 @@ describeNet('netdevice Allocate and interfaces held by pods', () => {
     const [held, free] = upVeths(2);
     const podNs = net.netns();
     const otherNs = net.netns();
-    const nd = await suite.start(['--interfaces', `^${net.prefix}a`, '--rescan-interval', '1h']);
+    const nd = await suite.startOffering(['--rescan-interval', '1h']);
     const { kubelet } = nd;
     const lists: string[][] = [];
     kubelet.on('update', (_r: string, devices: { id: string }[]) => lists.push(devices.map((d) => d.id)));
@@ -86,7 +86,7 @@ describeNet('netdevice Allocate and interfaces held by pods', () => {
     const { net } = suite;
     const [link, other] = upVeths(2);
     const podNs = net.netns();
-    const nd = await suite.start(['--interfaces', `^${net.prefix}a`, '--rescan-interval', '200ms']);
+    const nd = await suite.startOffering(['--rescan-interval', '200ms']);
     await nd.kubelet.allocate(RESOURCE, [[link]], POD);
     moveToPod(link, podNs);
     await eventually(() => logRecords(nd, 'left the host for a pod').length === 1, 1000, 'the move');
@@ -98,12 +98,12 @@ describeNet('netdevice Allocate and interfaces held by pods', () => {
     const { net } = suite;
     const [inPod, onHost] = upVeths(2);
     moveToPod(inPod, net.netns());
-    const before = await suite.start(['--interfaces', `^${net.prefix}a`, '--rescan-interval', '1h']);
+    const before = await suite.startOffering(['--rescan-interval', '1h']);
     // A plugin with no pods to ask about does not advertise it…
     expect(before.seen()).toEqual([`${onHost}:Healthy`]);
 
     // …but one started while the kubelet reports the pod holding it does.
-    const nd = await suite.start(['--interfaces', `^${net.prefix}a`, '--rescan-interval', '1h'], (kubelet) =>
+    const nd = await suite.startOffering(['--rescan-interval', '1h'], (kubelet) =>
       kubelet.assignPod(RESOURCE, [inPod], POD),
     );
     expect(nd.seen()).toEqual([`${inPod}:Healthy`, `${onHost}:Healthy`].sort());
@@ -113,9 +113,7 @@ describeNet('netdevice Allocate and interfaces held by pods', () => {
   test('without the PodResources API, an interface that leaves the host stays listed but unallocatable', async () => {
     const { net } = suite;
     const [link] = upVeths(1);
-    const nd = await suite.start([
-      '--interfaces',
-      `^${net.prefix}a`,
+    const nd = await suite.startOffering([
       '--rescan-interval',
       '1h',
       '--pod-resources-socket',

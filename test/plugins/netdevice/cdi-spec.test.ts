@@ -21,7 +21,7 @@ describeNet('netdevice CDI spec', () => {
     const { net } = suite;
     const first = net.veth().host;
     ip('link', 'set', first, 'up');
-    const nd = await suite.start(['--interfaces', `^${net.prefix}a`, '--rescan-interval', '1h']);
+    const nd = await suite.startOffering(['--rescan-interval', '1h']);
     const file = nd.specPath();
     const spec = readCdiSpec(file)!;
     expectValid(spec);
@@ -57,14 +57,7 @@ describeNet('netdevice CDI spec', () => {
   test('hooks mode: createRuntime and poststop hooks from --hook-dir, per interface', async () => {
     const { net } = suite;
     const link = net.veth().host;
-    const nd = await suite.start([
-      '--interfaces',
-      `^${net.prefix}a`,
-      '--cdi-mode',
-      'hooks',
-      '--hook-dir',
-      '/opt/kdp/hooks',
-    ]);
+    const nd = await suite.startOffering(['--cdi-mode', 'hooks', '--hook-dir', '/opt/kdp/hooks']);
     const spec = readCdiSpec(nd.specPath())!;
     expectValid(spec);
     const hook = (hookName: string) => ({
@@ -87,12 +80,7 @@ describeNet('netdevice CDI spec', () => {
   test('another resource name gets its own spec file, so two instances never overwrite each other', async () => {
     const { net } = suite;
     const link = net.veth().host;
-    const nd = await suite.start([
-      '--interfaces',
-      `^${net.prefix}a`,
-      '--resource-name',
-      'example.com/fast-nic',
-    ]);
+    const nd = await suite.startOffering(['--resource-name', 'example.com/fast-nic']);
     expect(nd.seen()).toEqual([`${link}:Unhealthy`]);
     expect(fs.readdirSync(nd.cdiDir)).toEqual(['networking.k8s.io-netdevice_example.com_fast-nic.yaml']);
     const spec = readCdiSpec(nd.specPath())!;

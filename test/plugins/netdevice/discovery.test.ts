@@ -54,7 +54,7 @@ describeNet('netdevice discovery on the host', () => {
     const { net } = suite;
     const first = net.veth().host;
     ip('link', 'set', first, 'up');
-    const nd = await suite.start(['--interfaces', `^${net.prefix}a`, ...EVENTS_ONLY]);
+    const nd = await suite.startOffering([...EVENTS_ONLY]);
     const { kubelet } = nd;
     const lists: string[][] = [];
     kubelet.on('update', (_resource: string, devices: { id: string }[]) =>
@@ -80,7 +80,7 @@ describeNet('netdevice discovery on the host', () => {
   test('a periodic rescan alone picks changes up when netlink events are lost', async () => {
     const { net } = suite;
     const link = net.veth().host;
-    const nd = await suite.start(['--interfaces', `^${net.prefix}a`, '--rescan-interval', '200ms']);
+    const nd = await suite.startOffering(['--rescan-interval', '200ms']);
     nd.plugin['monitor']?.stop(); // no more events: only the rescan can notice
     ip('link', 'set', link, 'up');
     await nd.kubelet.waitFor(sees(nd, `${link}:Healthy`), 3000, 'the rescan to see the link up');
@@ -89,7 +89,7 @@ describeNet('netdevice discovery on the host', () => {
   test('the ip monitor child is restarted when it dies, and events keep arriving', async () => {
     const { net } = suite;
     const link = net.veth().host;
-    const nd = await suite.start(['--interfaces', `^${net.prefix}a`, ...EVENTS_ONLY]);
+    const nd = await suite.startOffering([...EVENTS_ONLY]);
     const firstPid = nd.plugin.monitorPid!;
     process.kill(firstPid, 'SIGKILL');
     const plugin = nd.plugin;

@@ -103,6 +103,8 @@ export interface NetdeviceSuite {
   readonly net: NetFixture;
   /** Start the plugin (stopping one this test started before); stopped after each test. */
   start(args: string[], beforePlugin?: (kubelet: KubeletSimulator) => void): Promise<Netdevice>;
+  /** `start` offering this test's veths (`--interfaces ^<prefix>a`) plus `args`. */
+  startOffering(args?: string[], beforePlugin?: (kubelet: KubeletSimulator) => void): Promise<Netdevice>;
   stop(): Promise<void>;
 }
 
@@ -131,6 +133,9 @@ export function netdeviceSuite(): NetdeviceSuite {
       await stop();
       running = await startNetdevice(args, beforePlugin);
       return running;
+    },
+    startOffering(args = [], beforePlugin) {
+      return this.start(['--interfaces', `^${net.prefix}a`, ...args], beforePlugin);
     },
     stop,
   };

@@ -37,9 +37,7 @@ describeNet('netdevice hooks mode', () => {
     ip('addr', 'add', '10.213.11.1/24', 'dev', link);
     ip('link', 'set', link, 'up');
     const podNs = net.netns();
-    const nd = await suite.start([
-      '--interfaces',
-      `^${net.prefix}a`,
+    const nd = await suite.startOffering([
       '--cdi-mode',
       'hooks',
       '--hook-dir',
