@@ -53,9 +53,11 @@ export class DevnodeController {
     });
   }
 
-  stop(): void {
+  /** Stop following the file; resolves once a reload in flight has finished (its resources are then withdrawn by the manager). */
+  async stop(): Promise<void> {
     this.stopped = true;
     this.watch?.close();
+    await this.queue;
   }
 
   /** Names of the resources being served. */

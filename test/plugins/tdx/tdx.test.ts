@@ -226,6 +226,21 @@ describeWithBuild('tdx plugin (real process)', () => {
     expect(stderr).toContain('--uds-dir must be an absolute path');
   });
 
+  test('only the deprecated tdx-attest: exits 1 naming it', async () => {
+    const box = await sandbox();
+    try {
+      char(path.join(box.devfsRoot, 'tdx-attest'));
+      const { code, stderr } = await spawnCli('tdx', [
+        ...box.flags,
+        `--uds-dir=${path.join(box.root, 'uds')}`,
+      ]).exited;
+      expect(code).toBe(1);
+      expect(stderr).toContain(`deprecated TDX guest interface ${path.join(box.devfsRoot, 'tdx-attest')}`);
+    } finally {
+      await box.close();
+    }
+  });
+
   test('serves the fixture with both resources, and SIGTERM removes the sockets and exits 0', async () => {
     const box = await sandbox('tdx');
     const udsDir = path.join(box.root, 'uds');
