@@ -6,33 +6,15 @@
 import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as path from 'path';
+import { ipSync as ip, vethUnavailable } from '../../../plugins/netdevice/fixture';
 
-export const HOOK = path.resolve(
-  __dirname,
-  '..',
-  '..',
-  '..',
-  'plugins',
-  'netdevice',
-  'hooks',
-  'netdevice-hook.sh',
-);
+export { ip };
 
-export function ip(...args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
+export const HOOK = path.resolve(__dirname, '../../../plugins/netdevice/hooks/netdevice-hook.sh');
 
-/** Why these tests cannot run here, or undefined when they can. */
+/** Why these tests cannot run here, or undefined when they can; never an excuse under CI=true. */
 export function netUnavailable(): string | undefined {
-  let why: string | undefined;
-  if (process.getuid?.() !== 0) why = 'needs root to create veth pairs and network namespaces';
-  else {
-    try {
-      ip('-V');
-    } catch {
-      why = 'iproute2 (ip) is not installed';
-    }
-  }
+  const why = vethUnavailable();
   if (why && process.env.CI === 'true') throw new Error(`CI=true but the netdevice tests cannot run: ${why}`);
   return why;
 }
