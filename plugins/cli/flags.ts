@@ -8,8 +8,8 @@ export type FlagType = 'string' | 'int' | 'bool' | 'duration' | 'enum' | 'regex'
 export interface FlagSpec {
   /** Long name without dashes, e.g. `device-plugin-dir`. */
   name: string;
-  /** Environment variable that sets it when the flag is absent. */
-  env: string;
+  /** Environment variable that sets it when the flag is absent (none for e.g. --version). */
+  env?: string;
   type: FlagType;
   help: string;
   default?: string | number | boolean;
@@ -113,12 +113,17 @@ export function parseFlags(specs: FlagSpec[], argv: string[], env: NodeJS.Proces
     const long = arg.startsWith('--');
     const body = arg.slice(long ? 2 : 1);
     const eq = body.indexOf('=');
-    const name = eq >= 0 ? body.slice(0, eq) : body;
+    // Short flags may carry their value attached (`-V3`), as Go and POSIX tools accept.
+    const attached = !long && eq < 0 && body.length > 1 ? body.slice(1) : undefined;
+    const name = eq >= 0 ? body.slice(0, eq) : attached !== undefined ? body[0] : body;
     const spec = long ? byName.get(name) : byShort.get(name);
-    if (!spec) throw new UsageError(`unknown flag ${long ? '--' : '-'}${name}`);
+    if (!spec) throw new UsageError(`unknown flag ${long ? '--' : '-'}${long ? name : body}`);
     let value: string;
     if (eq >= 0) value = body.slice(eq + 1);
-    else if (spec.type === 'bool') value = 'true';
+    else if (attached !== undefined) {
+      if (spec.type === 'bool') throw new UsageError(`unknown flag -${body}`);
+      value = attached;
+    } else if (spec.type === 'bool') value = 'true';
     else {
       if (i + 1 >= argv.length) throw new UsageError(`flag --${spec.name} needs a value`);
       value = argv[++i];
@@ -129,7 +134,7 @@ export function parseFlags(specs: FlagSpec[], argv: string[], env: NodeJS.Proces
   const values: FlagValues = {};
   for (const spec of specs) {
     const cli = fromCli.get(spec.name);
-    const envValue = env[spec.env];
+    const envValue = spec.env ? env[spec.env] : undefined;
     let value: FlagValue;
     if (cli !== undefined) value = convert(spec, cli, `--${spec.name}`);
     else if (envValue !== undefined && envValue !== '') value = convert(spec, envValue, `${spec.env} (env)`);
@@ -139,7 +144,7 @@ export function parseFlags(specs: FlagSpec[], argv: string[], env: NodeJS.Proces
           ? undefined
           : convert(spec, String(spec.default), `default of --${spec.name}`);
     if (spec.required && (value === undefined || value === '') && !help) {
-      throw new UsageError(`--${spec.name} (or ${spec.env}) is required`);
+      throw new UsageError(`--${spec.name}${spec.env ? ` (or ${spec.env})` : ''} is required`);
     }
     values[flagKey(spec.name)] = value;
   }
@@ -162,7 +167,7 @@ export function formatHelp(
   for (const s of specs) {
     const names = `${s.short ? `-${s.short}, ` : ''}--${s.name}${s.type === 'bool' ? '' : ` <${s.type === 'enum' ? s.choices?.join('|') : s.type}>`}`;
     const def = s.default === undefined || s.default === '' ? '' : ` (default ${s.default})`;
-    lines.push(`  ${names.padEnd(40)} ${s.help}${def} [${s.env}]`);
+    lines.push(`  ${names.padEnd(40)} ${s.help}${def}${s.env ? ` [${s.env}]` : ''}`);
   }
   if (extraEnv.length) {
     lines.push('', 'Environment variables:');

@@ -68,12 +68,21 @@ export interface ResourcePlugin {
   preStartContainer?(deviceIds: string[]): Promise<void> | void;
 }
 
+/** gRPC status codes a plugin may fail an allocation with (plugins do not import gRPC). */
+export const GrpcStatus = {
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  FAILED_PRECONDITION: 9,
+  UNAVAILABLE: 14,
+  INTERNAL: 13,
+} as const;
+
 /** An error whose message is safe and useful to return to the kubelet. */
 export class AllocationError extends Error {
   constructor(
     message: string,
-    /** gRPC status: INVALID_ARGUMENT (3) for bad requests, FAILED_PRECONDITION (9), INTERNAL (13)… */
-    readonly grpcCode: number = 13,
+    /** A GrpcStatus: INVALID_ARGUMENT for bad requests, FAILED_PRECONDITION, UNAVAILABLE, INTERNAL… */
+    readonly grpcCode: number = GrpcStatus.INTERNAL,
   ) {
     super(message);
     this.name = 'AllocationError';

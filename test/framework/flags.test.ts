@@ -57,3 +57,13 @@ test('durations', () => {
   expect(parseDuration('1h')).toBe(3_600_000);
   expect(() => parseDuration('5 minutes')).toThrow();
 });
+
+test('short flags take attached values (-V3) and flags without an env var work', () => {
+  const withShort: FlagSpec[] = [
+    { name: 'verbose', short: 'V', type: 'int', default: 0, help: '' },
+    { name: 'dry-run', short: 'n', type: 'bool', default: false, help: '' },
+  ];
+  expect(parseFlags(withShort, ['-V3'], {}).values).toEqual({ verbose: 3, dryRun: false });
+  expect(parseFlags(withShort, ['-V', '2', '-n'], {}).values).toEqual({ verbose: 2, dryRun: true });
+  expect(() => parseFlags(withShort, ['-nx'], {})).toThrow(/unknown flag -nx/);
+});
