@@ -112,10 +112,17 @@ function readDir(dir: string): string[] {
   }
 }
 
-/** true / false for an existing entry (following links; a dangling link is "not a directory"). */
+/**
+ * true / false for an existing entry, following links; a dangling or looping link, or one we may not
+ * follow, is "not a directory" (so the caller's probe reports it), never an exception.
+ */
 function statIsDirectory(file: string): boolean | undefined {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  if (st) return st.isDirectory();
+  try {
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    if (st) return st.isDirectory();
+  } catch {
+    return false;
+  }
   return fs.lstatSync(file, { throwIfNoEntry: false }) ? false : undefined;
 }
 

@@ -26,7 +26,12 @@ export interface NodeProbe {
 
 export function probeNode(file: string, options: ProbeOptions = {}): NodeProbe {
   const kinds = options.kinds ?? ['char'];
-  const st = fs.statSync(file, { bigint: true, throwIfNoEntry: false });
+  let st: fs.BigIntStats | undefined;
+  try {
+    st = fs.statSync(file, { bigint: true, throwIfNoEntry: false });
+  } catch (err) {
+    return unhealthy(`cannot be examined: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`); // ELOOP, EACCES…
+  }
   if (!st) {
     const dangling = fs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink();
     return unhealthy(dangling ? 'is a symlink to nothing' : 'does not exist');

@@ -137,16 +137,20 @@ export class DeviceNodeResource implements ResourcePlugin {
     if (this.started) this.refresh();
   }
 
-  /** The nodes as of the last scan (for tests and status). */
-  current(): ReadonlyMap<string, NodeState> {
-    return this.nodes;
-  }
-
   /** Rescan and publish the full list when it changed. Runs after every watched change. */
   refresh(strict = false): void {
     if (!this.started) return;
     this.ensureWatch(); // before scanning, so no change between scan and watch is lost
-    const next = this.validKeys(this.set.scan(this.options.devfsRoot));
+    let found: Map<string, NodeState>;
+    try {
+      found = this.set.scan(this.options.devfsRoot);
+    } catch (err) {
+      // A scan runs from a watch callback: throwing there would end the process.
+      if (strict) throw err;
+      this.log.error('device scan failed; keeping the last list', { error: err as Error });
+      return;
+    }
+    const next = this.validKeys(found);
     if (this.set.vanished === 'unhealthy') {
       for (const [key, old] of this.nodes)
         if (!next.has(key)) next.set(key, { rel: old.rel, health: UNHEALTHY, reason: 'is gone' });

@@ -67,7 +67,10 @@ export class DevnodeController {
 
   /** Re-read the config now (also what the watch calls); reloads never overlap. */
   reload(): Promise<void> {
-    this.queue = this.queue.then(() => this.reloadNow());
+    this.queue = this.queue
+      .then(() => this.reloadNow())
+      // Runs from a watch callback: an unexpected error must be logged, never an unhandled rejection.
+      .catch((err) => this.options.log.error('config reload failed', { error: err as Error }));
     return this.queue;
   }
 

@@ -17,6 +17,7 @@ describeAsRoot('probeNode (real device nodes)', () => {
     fs.writeFileSync(path.join(dir, 'file'), '');
     fs.symlinkSync(path.join(dir, 'null'), path.join(dir, 'link'));
     fs.symlinkSync(path.join(dir, 'gone'), path.join(dir, 'dangling'));
+    fs.symlinkSync('loop', path.join(dir, 'loop'));
   });
   afterAll(() => removeDir(dir));
   const probe = (name: string, options = {}) => probeNode(path.join(dir, name), options);
@@ -41,6 +42,7 @@ describeAsRoot('probeNode (real device nodes)', () => {
     expect(probe('file').reason).toBe('is a regular file, not a char device node');
     expect(probe('missing').reason).toBe('does not exist');
     expect(probe('dangling').reason).toBe('is a symlink to nothing');
+    expect(probe('loop').reason).toBe('cannot be examined: ELOOP');
   });
 
   test('opening read-write: a node without a driver is Unhealthy, naming the error', () => {

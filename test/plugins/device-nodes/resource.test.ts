@@ -23,6 +23,10 @@ function globSet(glob: string, overrides: Partial<NodeSet> = {}): NodeSet {
   return { ...devnodeNodeSet(spec), ...overrides };
 }
 
+function boom(): never {
+  throw new Error('EIO reading the devfs root');
+}
+
 describeAsRoot('DeviceNodeResource', () => {
   let box: Sandbox;
   let manager: PluginManager;
@@ -123,6 +127,21 @@ describeAsRoot('DeviceNodeResource', () => {
         reason: 'is a regular file, not a char or block device node',
       }),
     );
+  });
+
+  test('a symlink loop is listed Unhealthy; a scan that throws is logged and the last list kept', async () => {
+    char('n0');
+    fs.symlinkSync('n1', path.join(box.devfsRoot, 'n1'));
+    let fail = false;
+    const set = globSet('n*');
+    const resource = await serve({ ...set, scan: (root) => (fail ? boom() : set.scan(root)) });
+    expect(ids()).toEqual(['n0:Healthy', 'n1:Unhealthy']);
+    fail = true;
+    resource.refresh();
+    expect(logs).toContainEqual(
+      expect.objectContaining({ level: 'error', msg: 'device scan failed; keeping the last list' }),
+    );
+    expect(ids()).toEqual(['n0:Healthy', 'n1:Unhealthy']);
   });
 
   test('nodes in a directory created after start are picked up by inotify, not by the poll', async () => {
