@@ -80,18 +80,38 @@ export class ZcryptNodes {
     await writeAttribute(path.join(this.opts.classDir, 'destroy'), name);
   }
 
-  /** Wait with growing pauses (5, 10, 20 … ms) for the sysfs entry and /dev node, up to the timeout. */
+  /**
+   * Wait for the sysfs entry and /dev node, up to the timeout: re-check whenever the devfs dir changes
+   * (inotify) and, as a safety net, after growing pauses (5, 10, 20 … ms) as upstream.
+   */
   private async waitForNode(name: string): Promise<void> {
+    if (this.exists(name)) return;
     const deadline = Date.now() + this.nodeTimeoutMs;
-    let pause = 5;
-    while (!this.exists(name)) {
-      const left = deadline - Date.now();
-      if (left <= 0)
-        throw new Error(
-          `device node ${this.devicePath(name)} did not appear within ${this.nodeTimeoutMs} ms of creating it`,
-        );
-      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
-      pause *= 2;
+    let wake: () => void = () => undefined;
+    let watcher: fs.FSWatcher | undefined;
+    try {
+      watcher = fs.watch(this.opts.devfsRoot, () => wake());
+      watcher.on('error', () => undefined);
+    } catch {
+      // No inotify here: the pauses alone will do.
+    }
+    try {
+      for (let pause = 5; !this.exists(name); pause *= 2) {
+        const left = deadline - Date.now();
+        if (left <= 0)
+          throw new Error(
+            `device node ${this.devicePath(name)} did not appear within ${this.nodeTimeoutMs} ms of creating it`,
+          );
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(pause, left));
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    } finally {
+      watcher?.close();
     }
   }
 }
