@@ -58,6 +58,8 @@ export interface PodRef {
   container: string;
 }
 
+type PodResourcesState = 'answering' | 'missing' | 'failing';
+
 /** Where an advertised interface is: on the host, in a pod (who holds it), or away with no one to ask. */
 type Placement = { where: 'host'; link: HostLink } | { where: 'pod'; holder: PodRef } | { where: 'unknown' };
 
@@ -72,7 +74,7 @@ export class NetdevicePlugin implements ResourcePlugin {
   private monitor?: LinkMonitor;
   private rescanTimer?: NodeJS.Timeout;
   private podResources?: PodResourcesClient;
-  private podResourcesReachable?: boolean;
+  private podResourcesState?: PodResourcesState;
   /** Until the PodResources API answers once, interfaces already in pods at start-up are unknown. */
   private podsSeen = false;
 
@@ -186,27 +188,44 @@ export class NetdevicePlugin implements ResourcePlugin {
     return away;
   }
 
-  /** Which containers hold which of our interfaces, or undefined when the kubelet cannot be asked. */
+  /**
+   * Which containers hold which of our interfaces; undefined when the kubelet does not answer (a
+   * passing state, e.g. while it restarts). No socket at all is a deployment without the PodResources
+   * mount: nothing can be known, so nothing is held (moved interfaces are withdrawn while away).
+   */
   private async interfacesInUse(): Promise<Map<string, PodRef> | undefined> {
     const socket = this.opts.podResourcesSocket;
+    if (!fs.existsSync(socket)) {
+      this.podResourcesStateIs('missing', () =>
+        this.log.warn(
+          'PodResources socket not found: interfaces that leave the host for a pod are withdrawn until they ' +
+            'return (mount the kubelet pod-resources directory to keep them advertised)',
+          { socket },
+        ),
+      );
+      return new Map();
+    }
     try {
-      if (!fs.existsSync(socket)) throw new Error(`${socket} does not exist`);
       this.podResources ??= new PodResourcesClient(socket, POD_RESOURCES_TIMEOUT_MS);
       const inUse = devicesInUse(await this.podResources.list(), this.resourceName);
-      if (this.podResourcesReachable === false) this.log.info('PodResources API reachable again', { socket });
-      this.podResourcesReachable = true;
+      this.podResourcesStateIs('answering', () => this.log.info('PodResources API answering', { socket }));
       return inUse;
     } catch (err) {
-      const message =
-        'cannot ask the kubelet which pods hold interfaces (PodResources API); interfaces that left the ' +
-        'host stay advertised but unallocatable until it answers';
-      const fields = { socket, error: err as Error };
-      // Said once as a warning; repeated at debug level while it lasts.
-      if (this.podResourcesReachable === false) this.log.debug(message, fields);
-      else this.log.warn(message, fields);
-      this.podResourcesReachable = false;
+      this.podResourcesStateIs('failing', () =>
+        this.log.warn(
+          'PodResources API not answering: interfaces that left the host stay advertised, as Unhealthy ' +
+            'when no one is known to hold them, until it answers',
+          { socket, error: err as Error },
+        ),
+      );
       return undefined;
     }
+  }
+
+  /** Log PodResources trouble once per change of state, not on every scan. */
+  private podResourcesStateIs(state: PodResourcesState, logChange: () => void): void {
+    if (this.podResourcesState !== state && (state !== 'answering' || this.podResourcesState)) logChange();
+    this.podResourcesState = state;
   }
 
   private writeSpec(ids: string[]): void {

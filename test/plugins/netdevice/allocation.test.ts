@@ -2,7 +2,9 @@
  * Allocate and the kept-while-allocated rule: requested IDs are honoured as CDI names, and an interface a
  * pod took stays advertised (PodResources says who holds it) until it is back on the host.
  */
-import { eventually } from '../../helpers/tmp';
+import * as fs from 'fs';
+import * as path from 'path';
+import { eventually, removeDir, tempDir } from '../../helpers/tmp';
 import { describeNet, ip } from './net';
 import { logRecords, netdeviceSuite, RESOURCE, sees } from './harness';
 import { readCdiSpec } from '../../../plugins/framework';
@@ -110,20 +112,40 @@ describeNet('netdevice Allocate and interfaces held by pods', () => {
     expect(logRecords(nd, 'held by a pod since before start-up')[0]).toMatchObject({ device: inPod, ...POD });
   });
 
-  test('without the PodResources API, an interface that leaves the host stays listed but unallocatable', async () => {
+  test('a PodResources API that does not answer: an interface that leaves stays listed, unallocatable', async () => {
     const { net } = suite;
     const [link] = upVeths(1);
+    // The kubelet's socket is there but nothing answers on it (say, the kubelet is restarting).
+    const dir = tempDir('kdr-');
+    const dead = path.join(dir, 'pr.sock');
+    fs.writeFileSync(dead, '');
+    try {
+      const nd = await suite.startOffering(['--rescan-interval', '1h', '--pod-resources-socket', dead]);
+      moveToPod(link, net.netns());
+      await nd.kubelet.waitFor(sees(nd, `${link}:Unhealthy`), 5000, 'the link to be kept as Unhealthy');
+      expect(logRecords(nd, 'PodResources API not answering')).toEqual([
+        expect.objectContaining({ level: 'warn', socket: dead }),
+      ]);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  test('no PodResources socket at all: an interface that leaves is withdrawn, with one warning', async () => {
+    const { net } = suite;
+    const [link, other] = upVeths(2);
     const nd = await suite.startOffering([
       '--rescan-interval',
       '1h',
       '--pod-resources-socket',
-      '/nonexistent/pod-resources.sock',
+      '/nonexistent/pr.sock',
     ]);
     moveToPod(link, net.netns());
-    await nd.kubelet.waitFor(sees(nd, `${link}:Unhealthy`), 1000, 'the link to be kept as Unhealthy');
-    expect(logRecords(nd, 'cannot ask the kubelet which pods hold interfaces')[0]).toMatchObject({
-      level: 'warn',
-      socket: '/nonexistent/pod-resources.sock',
-    });
+    await nd.kubelet.waitFor(sees(nd, `${other}:Healthy`), 1000, 'the link to be withdrawn');
+    ip('link', 'set', other, 'down');
+    await nd.kubelet.waitFor(sees(nd, `${other}:Unhealthy`), 1000, 'another scan');
+    expect(logRecords(nd, 'PodResources socket not found')).toEqual([
+      expect.objectContaining({ level: 'warn', socket: '/nonexistent/pr.sock' }),
+    ]);
   });
 });
