@@ -77,6 +77,8 @@ export class NetdevicePlugin implements ResourcePlugin {
   private podResourcesState?: PodResourcesState;
   /** Until the PodResources API answers once, interfaces already in pods at start-up are unknown. */
   private podsSeen = false;
+  /** While it does not answer, that start-up question is asked again once per rescan period, not per event. */
+  private nextPodsCheck = 0;
 
   constructor(private readonly opts: NetdevicePluginOptions) {
     this.resourceName = opts.resourceName;
@@ -164,9 +166,10 @@ export class NetdevicePlugin implements ResourcePlugin {
   private async placeAway(onHost: Map<string, HostLink>): Promise<Map<string, Placement>> {
     const missing = [...this.placements.keys()].filter((id) => !onHost.has(id));
     const away = new Map<string, Placement>();
-    if (missing.length === 0 && this.podsSeen) return away;
+    if (missing.length === 0 && (this.podsSeen || Date.now() < this.nextPodsCheck)) return away;
     const inUse = await this.interfacesInUse();
     if (!inUse) {
+      this.nextPodsCheck = Date.now() + this.opts.rescanIntervalMs;
       for (const id of missing) {
         const before = this.placements.get(id)!;
         away.set(id, before.where === 'host' ? { where: 'unknown' } : before);

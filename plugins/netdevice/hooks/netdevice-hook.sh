@@ -22,6 +22,7 @@
 
 set -u # no -e: every failure is checked and reported explicitly
 set -f # addresses are split into ip arguments; never glob them
+unset IFS # ...on blanks, whatever the runtime's environment says
 
 PATH="${PATH:+$PATH:}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export PATH
