@@ -157,3 +157,44 @@ export async function expectCleanSigterm(
     child.kill('SIGKILL');
   }
 }
+
+export interface FamilySandbox {
+  /** This test's sandbox (fresh for every test). */
+  readonly box: Sandbox;
+  /** The plugin started by `start`, if any. */
+  readonly plugin: InProcess | undefined;
+  /** Start `command` in this process on the sandbox with `args` after the sandbox flags; stopped after the test. */
+  start(args?: string[], env?: NodeJS.ProcessEnv): Promise<InProcess>;
+  /** Stop the running plugin now (e.g. to start it again). */
+  stop(): Promise<void>;
+}
+
+/** A fresh sandbox (fixtures/<family>, or empty) around every test of the suite, torn down afterwards. */
+export function useFamilySandbox(command: PluginCommand, family?: string): FamilySandbox {
+  let box: Sandbox | undefined;
+  let plugin: InProcess | undefined;
+  const context: FamilySandbox = {
+    get box() {
+      if (!box) throw new Error('the sandbox exists only inside a test');
+      return box;
+    },
+    get plugin() {
+      return plugin;
+    },
+    async start(args = [], env = {}) {
+      plugin = await startInProcess(command, [...context.box.flags, ...args], env);
+      return plugin;
+    },
+    async stop() {
+      await plugin?.stop();
+      plugin = undefined;
+    },
+  };
+  beforeEach(async () => (box = await sandbox(family)));
+  afterEach(async () => {
+    await context.stop();
+    await box?.close();
+    box = undefined;
+  });
+  return context;
+}

@@ -12,50 +12,40 @@ import {
   REPO_ROOT,
   sandbox,
   spawnCli,
-  startInProcess,
-  type InProcess,
-  type Sandbox,
+  useFamilySandbox,
 } from '../device-nodes/helpers';
 
 const CRAND = 'github.com.ihcsim/crand';
 const CRAND_CONFIG = path.join(REPO_ROOT, 'fixtures/devnode/crand.yaml');
 
 describeAsRoot('devnode plugin (crand fixture)', () => {
-  let box: Sandbox;
-  let plugin: InProcess | undefined;
+  const sb = useFamilySandbox(command, 'devnode');
   let configFile: string;
-  const nodePath = (rel: string) => path.join(box.devfsRoot, rel);
+  const nodePath = (rel: string) => path.join(sb.box.devfsRoot, rel);
   const char = (rel: string, minor = 8) => makeNode(nodePath(rel), { type: 'char', major: 1, minor });
   const ids = (resource = CRAND) =>
-    (box.kubelet.resource(resource)?.devices ?? []).map((d) => `${d.id}:${d.health}`);
+    (sb.box.kubelet.resource(resource)?.devices ?? []).map((d) => `${d.id}:${d.health}`);
   const writeConfig = (resources: object[]) => fs.writeFileSync(configFile, yaml.dump({ resources }));
   const start = async (config = configFile) => {
-    plugin = await startInProcess(command, [...box.flags, `--config=${config}`]);
-    return plugin;
+    return sb.start([`--config=${config}`]);
   };
-  const logged = (msg: string) => plugin!.logs.filter((l) => l.msg === msg);
+  const logged = (msg: string) => sb.plugin!.logs.filter((l) => l.msg === msg);
 
-  beforeEach(async () => {
-    box = await sandbox('devnode');
-    configFile = path.join(box.root, 'devnode.yaml');
+  beforeEach(() => {
+    configFile = path.join(sb.box.root, 'devnode.yaml');
     fs.copyFileSync(CRAND_CONFIG, configFile);
-  });
-  afterEach(async () => {
-    await plugin?.stop();
-    plugin = undefined;
-    await box.close();
   });
 
   test('the crand example: one Healthy device per node, IDs = node names', async () => {
     await start(CRAND_CONFIG);
-    await box.kubelet.waitForRegistration(CRAND);
+    await sb.box.kubelet.waitForRegistration(CRAND);
     expect(ids()).toEqual(['crand0:Healthy', 'crand1:Healthy', 'crand2:Healthy']);
   });
 
   test('Allocate: each node at its real /dev path, rw, host path under the devfs root', async () => {
     await start();
-    await box.kubelet.waitForRegistration(CRAND);
-    const [one, two] = await box.kubelet.allocate(CRAND, [['crand0', 'crand2'], ['crand1']]);
+    await sb.box.kubelet.waitForRegistration(CRAND);
+    const [one, two] = await sb.box.kubelet.allocate(CRAND, [['crand0', 'crand2'], ['crand1']]);
     expect(one.devices).toEqual([
       { container_path: '/dev/crand0', host_path: nodePath('crand0'), permissions: 'rw' },
       { container_path: '/dev/crand2', host_path: nodePath('crand2'), permissions: 'rw' },
@@ -63,7 +53,7 @@ describeAsRoot('devnode plugin (crand fixture)', () => {
     expect(two.devices).toEqual([
       { container_path: '/dev/crand1', host_path: nodePath('crand1'), permissions: 'rw' },
     ]);
-    await expect(box.kubelet.allocate(CRAND, [['crand7']])).rejects.toMatchObject({
+    await expect(sb.box.kubelet.allocate(CRAND, [['crand7']])).rejects.toMatchObject({
       code: grpc.status.INVALID_ARGUMENT,
       details: expect.stringContaining('"crand7"'),
     });
@@ -71,15 +61,15 @@ describeAsRoot('devnode plugin (crand fixture)', () => {
 
   test('hot-plug: nodes appearing and disappearing, full lists only', async () => {
     await start();
-    await box.kubelet.waitForRegistration(CRAND);
+    await sb.box.kubelet.waitForRegistration(CRAND);
     const lists: string[][] = [];
-    box.kubelet.on('update', (resource: string, devices: { id: string }[]) => {
+    sb.box.kubelet.on('update', (resource: string, devices: { id: string }[]) => {
       if (resource === CRAND) lists.push(devices.map((d) => d.id));
     });
     char('crand3');
-    await box.kubelet.waitFor(() => ids().length === 4, 1000, 'crand3');
+    await sb.box.kubelet.waitFor(() => ids().length === 4, 1000, 'crand3');
     fs.rmSync(nodePath('crand0'));
-    await box.kubelet.waitFor(
+    await sb.box.kubelet.waitFor(
       () => ids().join() === 'crand1:Healthy,crand2:Healthy,crand3:Healthy',
       1000,
       'crand0 gone',
@@ -94,7 +84,7 @@ describeAsRoot('devnode plugin (crand fixture)', () => {
     fs.writeFileSync(nodePath('crand.conf'), '');
     makeNode(nodePath('crand9'), { type: 'block', major: 7, minor: 9 });
     await start();
-    await box.kubelet.waitForRegistration(CRAND);
+    await sb.box.kubelet.waitForRegistration(CRAND);
     expect(ids()).toEqual([
       'crand.conf:Unhealthy',
       'crand0:Healthy',
@@ -109,9 +99,9 @@ describeAsRoot('devnode plugin (crand fixture)', () => {
       { name: CRAND, glob: 'crand[01]', shareCount: 2, permissions: 'r', containerPath: '/dev/rand/{name}' },
     ]);
     await start();
-    await box.kubelet.waitForRegistration(CRAND);
+    await sb.box.kubelet.waitForRegistration(CRAND);
     expect(ids()).toEqual(['crand0-0', 'crand0-1', 'crand1-0', 'crand1-1'].map((id) => `${id}:Healthy`));
-    const [res] = await box.kubelet.allocate(CRAND, [['crand0-0', 'crand0-1', 'crand1-1']]);
+    const [res] = await sb.box.kubelet.allocate(CRAND, [['crand0-0', 'crand0-1', 'crand1-1']]);
     expect(res.devices).toEqual([
       { container_path: '/dev/rand/crand0', host_path: nodePath('crand0'), permissions: 'r' },
       { container_path: '/dev/rand/crand1', host_path: nodePath('crand1'), permissions: 'r' },
@@ -121,44 +111,48 @@ describeAsRoot('devnode plugin (crand fixture)', () => {
   test('nodes in a subdirectory that appears later (dri/renderD*) are picked up at once', async () => {
     writeConfig([{ name: 'example.com/render', glob: 'dri/renderD*' }]);
     await start();
-    await box.kubelet.waitForRegistration('example.com/render');
+    await sb.box.kubelet.waitForRegistration('example.com/render');
     char('dri/renderD128', 3);
-    await box.kubelet.waitFor(
+    await sb.box.kubelet.waitFor(
       () => ids('example.com/render').join() === 'renderD128:Healthy',
       1000,
       'renderD128',
     );
-    const [res] = await box.kubelet.allocate('example.com/render', [['renderD128']]);
+    const [res] = await sb.box.kubelet.allocate('example.com/render', [['renderD128']]);
     expect(res.devices[0].container_path).toBe('/dev/dri/renderD128');
   });
 
   test('hot reload: resources added, reconfigured and withdrawn as the file changes', async () => {
     await start();
-    await box.kubelet.waitForRegistration(CRAND);
+    await sb.box.kubelet.waitForRegistration(CRAND);
     char('fuse', 3);
     writeConfig([
       { name: CRAND, glob: 'crand*', shareCount: 2 },
       { name: 'example.com/fuse', glob: 'fuse', shareCount: 3 },
     ]);
-    await box.kubelet.waitForRegistration('example.com/fuse');
+    await sb.box.kubelet.waitForRegistration('example.com/fuse');
     expect(ids('example.com/fuse')).toEqual(['fuse-0:Healthy', 'fuse-1:Healthy', 'fuse-2:Healthy']);
-    await box.kubelet.waitFor(() => ids().length === 6, 1000, 'crand shared by 2');
-    expect(box.kubelet.resource(CRAND)!.registrations).toBe(1); // reconfigured in place
+    await sb.box.kubelet.waitFor(() => ids().length === 6, 1000, 'crand shared by 2');
+    expect(sb.box.kubelet.resource(CRAND)!.registrations).toBe(1); // reconfigured in place
 
     writeConfig([{ name: 'example.com/fuse', glob: 'fuse' }]);
-    await box.kubelet.waitFor(
-      () => box.kubelet.resource(CRAND)?.connected === false,
+    await sb.box.kubelet.waitFor(
+      () => sb.box.kubelet.resource(CRAND)?.connected === false,
       2000,
       'crand withdrawn',
     );
-    await box.kubelet.waitFor(() => ids('example.com/fuse').join() === 'fuse:Healthy', 1000, 'fuse unshared');
-    expect(plugin!.running.manager.resources()).toEqual(['example.com/fuse']);
+    await sb.box.kubelet.waitFor(
+      () => ids('example.com/fuse').join() === 'fuse:Healthy',
+      1000,
+      'fuse unshared',
+    );
+    expect(sb.plugin!.running.manager.resources()).toEqual(['example.com/fuse']);
     expect(logged('resource withdrawn: no longer in the config')).toHaveLength(1);
   });
 
   test('an invalid config at run time keeps the last good one and logs why; a fix is applied', async () => {
     await start();
-    await box.kubelet.waitForRegistration(CRAND);
+    await sb.box.kubelet.waitForRegistration(CRAND);
     fs.writeFileSync(configFile, 'resources: [{name: nodomain, glob: "x["}]');
     await eventually(
       () => logged('config is invalid; keeping the last good one').length === 1,
@@ -172,7 +166,7 @@ describeAsRoot('devnode plugin (crand fixture)', () => {
       error: expect.stringContaining('"nodomain" has no domain prefix'),
     });
     expect(ids()).toEqual(['crand0:Healthy', 'crand1:Healthy', 'crand2:Healthy']);
-    expect(plugin!.running.manager.resources()).toEqual([CRAND]);
+    expect(sb.plugin!.running.manager.resources()).toEqual([CRAND]);
 
     fs.rmSync(configFile); // unreadable: still keeps the last good config
     await eventually(
@@ -181,11 +175,11 @@ describeAsRoot('devnode plugin (crand fixture)', () => {
       'read error',
     );
     writeConfig([{ name: CRAND, glob: 'crand0' }]);
-    await box.kubelet.waitFor(() => ids().join() === 'crand0:Healthy', 2000, 'the fixed config');
+    await sb.box.kubelet.waitFor(() => ids().join() === 'crand0:Healthy', 2000, 'the fixed config');
   });
 
   test('a ConfigMap-style update (..data symlink swap) is followed', async () => {
-    const dir = path.join(box.root, 'cm');
+    const dir = path.join(sb.box.root, 'cm');
     const version = (name: string, text: string) => {
       fs.mkdirSync(path.join(dir, name), { recursive: true });
       fs.writeFileSync(path.join(dir, name, 'devnode.yaml'), text);
@@ -194,14 +188,14 @@ describeAsRoot('devnode plugin (crand fixture)', () => {
     fs.symlinkSync('..v1', path.join(dir, '..data'));
     fs.symlinkSync('..data/devnode.yaml', path.join(dir, 'devnode.yaml'));
     await start(path.join(dir, 'devnode.yaml'));
-    await box.kubelet.waitForRegistration(CRAND);
+    await sb.box.kubelet.waitForRegistration(CRAND);
 
     // What the kubelet does: write the new version, point a temp link at it, rename it over ..data.
     version('..v2', yaml.dump({ resources: [{ name: CRAND, glob: 'crand[12]' }] }));
     fs.symlinkSync('..v2', path.join(dir, '..data_tmp'));
     fs.renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
     fs.rmSync(path.join(dir, '..v1'), { recursive: true });
-    await box.kubelet.waitFor(
+    await sb.box.kubelet.waitFor(
       () => ids().join() === 'crand1:Healthy,crand2:Healthy',
       2000,
       'the new version',
@@ -214,31 +208,28 @@ describeAsRoot('devnode plugin (crand fixture)', () => {
       { name: 'example.com/zero', glob: 'crand0', shareCount: 2 },
     ]);
     await start();
-    await box.kubelet.waitForRegistration(CRAND);
-    await box.kubelet.waitForRegistration('example.com/zero');
-    await box.kubelet.restart();
-    await box.kubelet.waitForRegistration(CRAND);
-    await box.kubelet.waitForRegistration('example.com/zero');
-    expect(box.kubelet.allocatable('example.com/zero')).toBe(2);
+    await sb.box.kubelet.waitForRegistration(CRAND);
+    await sb.box.kubelet.waitForRegistration('example.com/zero');
+    await sb.box.kubelet.restart();
+    await sb.box.kubelet.waitForRegistration(CRAND);
+    await sb.box.kubelet.waitForRegistration('example.com/zero');
+    expect(sb.box.kubelet.allocatable('example.com/zero')).toBe(2);
   });
 
   test('a bad or missing config at start is a usage error naming the problem', async () => {
     const usage = (message: RegExp) => ({ name: 'UsageError', message: expect.stringMatching(message) });
     fs.writeFileSync(configFile, 'resources: [{name: a.example/x, glob: x, shareCount: 0}]');
     await expect(start()).rejects.toMatchObject(usage(/invalid --config: .*resources\[0\].shareCount/));
-    await expect(start(path.join(box.root, 'missing.yaml'))).rejects.toMatchObject(
+    await expect(start(path.join(sb.box.root, 'missing.yaml'))).rejects.toMatchObject(
       usage(/invalid --config: .*ENOENT/),
     );
-    await expect(startInProcess(command, box.flags)).rejects.toMatchObject(
-      usage(/--config \(or DEVNODE_CONFIG\) is required/),
-    );
-    plugin = undefined;
+    await expect(sb.start()).rejects.toMatchObject(usage(/--config \(or DEVNODE_CONFIG\) is required/));
   });
 
   test('DEVNODE_CONFIG sets the config', async () => {
-    plugin = await startInProcess(command, box.flags, { DEVNODE_CONFIG: configFile });
-    await box.kubelet.waitForRegistration(CRAND);
-    expect(box.kubelet.capacity(CRAND)).toBe(3);
+    await sb.start([], { DEVNODE_CONFIG: configFile });
+    await sb.box.kubelet.waitForRegistration(CRAND);
+    expect(sb.box.kubelet.capacity(CRAND)).toBe(3);
   });
 });
 

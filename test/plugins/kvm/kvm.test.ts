@@ -15,49 +15,40 @@ import {
   sandbox,
   spawnCli,
   startInProcess,
-  type InProcess,
-  type Sandbox,
+  useFamilySandbox,
 } from '../device-nodes/helpers';
 
 const RES = 'github.com.ihcsim/kvm';
 const SPEC_FILE = 'github.com.ihcsim-kvm.yaml';
 
 describeAsRoot('kvm plugin (fixture devfs)', () => {
-  let box: Sandbox;
-  let plugin: InProcess | undefined;
-  const kvmNode = () => path.join(box.devfsRoot, 'kvm');
+  const sb = useFamilySandbox(command, 'kvm');
+  const kvmNode = () => path.join(sb.box.devfsRoot, 'kvm');
   const start = async (args: string[] = [], env: NodeJS.ProcessEnv = {}, resource = RES) => {
-    plugin = await startInProcess(command, [...box.flags, ...args], env);
-    await box.kubelet.waitForRegistration(resource);
+    const plugin = await sb.start(args, env);
+    await sb.box.kubelet.waitForRegistration(resource);
     return plugin;
   };
 
-  beforeEach(async () => (box = await sandbox('kvm')));
-  afterEach(async () => {
-    await plugin?.stop();
-    plugin = undefined;
-    await box.close();
-  });
-
   test('advertises 110 shared Healthy IDs by default', async () => {
     await start();
-    const devices = box.kubelet.resource(RES)!.devices;
+    const devices = sb.box.kubelet.resource(RES)!.devices;
     expect(devices).toHaveLength(110);
     expect(devices[0]).toEqual({ id: 'kvm-0', health: 'Healthy', numaNodes: [] });
     expect(devices.map((d) => d.id)).toContain('kvm-109');
-    expect(box.kubelet.allocatable(RES)).toBe(110);
+    expect(sb.box.kubelet.allocatable(RES)).toBe(110);
   });
 
   test('Allocate: /dev/kvm rw per container, plus the fully-qualified CDI name of a valid 0644 spec', async () => {
     await start();
-    const responses = await box.kubelet.allocate(RES, [['kvm-0'], ['kvm-5', 'kvm-6']]);
+    const responses = await sb.box.kubelet.allocate(RES, [['kvm-0'], ['kvm-5', 'kvm-6']]);
     expect(responses).toHaveLength(2);
     for (const res of responses) {
       expect(res.devices).toEqual([{ container_path: '/dev/kvm', host_path: kvmNode(), permissions: 'rw' }]);
       expect(res.cdi_devices).toEqual([{ name: 'github.com.ihcsim/kvm=kvm' }]);
       expect(res.mounts).toEqual([]);
     }
-    const file = path.join(box.cdiDir, SPEC_FILE);
+    const file = path.join(sb.box.cdiDir, SPEC_FILE);
     const spec = readCdiSpec(file);
     expect(cdiSchemaErrors(spec)).toEqual([]);
     expect(cdiSpecErrors(spec!)).toEqual([]);
@@ -76,39 +67,45 @@ describeAsRoot('kvm plugin (fixture devfs)', () => {
 
   test('--cdi=false: no spec, no CDI names', async () => {
     await start(['--cdi=false']);
-    const [res] = await box.kubelet.allocate(RES, [['kvm-1']]);
+    const [res] = await sb.box.kubelet.allocate(RES, [['kvm-1']]);
     expect(res.cdi_devices).toEqual([]);
     expect(res.devices).toHaveLength(1);
-    expect(fs.existsSync(box.cdiDir)).toBe(false);
+    expect(fs.existsSync(sb.box.cdiDir)).toBe(false);
   });
 
   test('flags by env: KVM_RESOURCE_NAME, SHARED_COUNT, CDI; the CDI kind follows the resource name', async () => {
     const name = 'devices.kubevirt.io/kvm';
     await start([], { KVM_RESOURCE_NAME: name, SHARED_COUNT: '3', CDI: 'true' }, name);
-    expect(box.kubelet.resource(name)!.devices.map((d) => d.id)).toEqual(['kvm-0', 'kvm-1', 'kvm-2']);
-    const [res] = await box.kubelet.allocate(name, [['kvm-2']]);
+    expect(sb.box.kubelet.resource(name)!.devices.map((d) => d.id)).toEqual(['kvm-0', 'kvm-1', 'kvm-2']);
+    const [res] = await sb.box.kubelet.allocate(name, [['kvm-2']]);
     expect(res.cdi_devices).toEqual([{ name: 'devices.kubevirt.io/kvm=kvm' }]);
-    expect(cdiSchemaErrors(readCdiSpec(path.join(box.cdiDir, 'devices.kubevirt.io-kvm.yaml')))).toEqual([]);
+    expect(cdiSchemaErrors(readCdiSpec(path.join(sb.box.cdiDir, 'devices.kubevirt.io-kvm.yaml')))).toEqual(
+      [],
+    );
   });
 
   test('removed node: every ID Unhealthy within 100 ms (generous bound here; the bench measures it), Healthy when back', async () => {
     await start();
     fs.rmSync(kvmNode());
-    await box.kubelet.waitFor(() => kubeletHealth(box.kubelet, RES) === 'Unhealthy', 1000, 'all Unhealthy');
-    expect(box.kubelet.capacity(RES)).toBe(110);
-    expect(box.kubelet.allocatable(RES)).toBe(0);
-    await expect(box.kubelet.allocate(RES, [['kvm-0']])).rejects.toMatchObject({
+    await sb.box.kubelet.waitFor(
+      () => kubeletHealth(sb.box.kubelet, RES) === 'Unhealthy',
+      1000,
+      'all Unhealthy',
+    );
+    expect(sb.box.kubelet.capacity(RES)).toBe(110);
+    expect(sb.box.kubelet.allocatable(RES)).toBe(0);
+    await expect(sb.box.kubelet.allocate(RES, [['kvm-0']])).rejects.toMatchObject({
       code: grpc.status.FAILED_PRECONDITION,
       details: expect.stringContaining('"kvm-0"'),
     });
     makeNode(kvmNode(), { type: 'char', major: 1, minor: 3 });
-    await box.kubelet.waitFor(() => kubeletHealth(box.kubelet, RES) === 'Healthy', 1000, 'all Healthy');
+    await sb.box.kubelet.waitFor(() => kubeletHealth(sb.box.kubelet, RES) === 'Healthy', 1000, 'all Healthy');
   });
 
   test('a node that does not open read-write is Unhealthy, and the log says why', async () => {
     makeNode(kvmNode(), { type: 'char', major: 240, minor: 0 }); // no driver: ENXIO
     const { logs } = await start();
-    expect(kubeletHealth(box.kubelet, RES)).toBe('Unhealthy');
+    expect(kubeletHealth(sb.box.kubelet, RES)).toBe('Unhealthy');
     expect(logs).toContainEqual(
       expect.objectContaining({
         level: 'warn',
@@ -122,22 +119,22 @@ describeAsRoot('kvm plugin (fixture devfs)', () => {
   test('no /dev/kvm at start: IDs are advertised Unhealthy, and turn Healthy when it appears', async () => {
     fs.rmSync(kvmNode());
     await start();
-    expect(kubeletHealth(box.kubelet, RES)).toBe('Unhealthy');
+    expect(kubeletHealth(sb.box.kubelet, RES)).toBe('Unhealthy');
     makeNode(kvmNode(), { type: 'char', major: 1, minor: 3 });
-    await box.kubelet.waitFor(() => kubeletHealth(box.kubelet, RES) === 'Healthy', 1000, 'Healthy');
+    await sb.box.kubelet.waitFor(() => kubeletHealth(sb.box.kubelet, RES) === 'Healthy', 1000, 'Healthy');
   });
 
   test('kubelet restart: registers again and streams the same list', async () => {
     await start();
-    await box.kubelet.restart();
-    await box.kubelet.waitForRegistration(RES);
-    expect(box.kubelet.allocatable(RES)).toBe(110);
+    await sb.box.kubelet.restart();
+    await sb.box.kubelet.waitForRegistration(RES);
+    expect(sb.box.kubelet.allocatable(RES)).toBe(110);
   });
 
   test('health checks leak no file descriptors (1000 rescans, healthy and unhealthy)', () => {
     const resource = createKvmResource({
       resourceName: RES,
-      devfsRoot: box.devfsRoot,
+      devfsRoot: sb.box.devfsRoot,
       shareCount: 2,
       log: silentLogger,
     });
@@ -158,13 +155,13 @@ describeAsRoot('kvm plugin (fixture devfs)', () => {
       name: 'UsageError',
       message: expect.stringMatching(message),
     });
-    await expect(startInProcess(command, [...box.flags, '--shared-count=0'])).rejects.toMatchObject(
+    await expect(startInProcess(command, [...sb.box.flags, '--shared-count=0'])).rejects.toMatchObject(
       usage('invalid value for --shared-count: 0 is below the minimum 1'),
     );
-    await expect(startInProcess(command, [...box.flags, '--resource-name=kvm'])).rejects.toMatchObject(
+    await expect(startInProcess(command, [...sb.box.flags, '--resource-name=kvm'])).rejects.toMatchObject(
       usage(/invalid value for --resource-name: "kvm" has no domain prefix/),
     );
-    await expect(startInProcess(command, [...box.flags, '--cdi=maybe'])).rejects.toMatchObject(
+    await expect(startInProcess(command, [...sb.box.flags, '--cdi=maybe'])).rejects.toMatchObject(
       usage(/--cdi: "maybe" is not a boolean/),
     );
   });

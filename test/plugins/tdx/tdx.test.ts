@@ -12,8 +12,7 @@ import {
   sandbox,
   spawnCli,
   startInProcess,
-  type InProcess,
-  type Sandbox,
+  useFamilySandbox,
 } from '../device-nodes/helpers';
 
 const RES = 'tdx.intel.com/tdx-guest';
@@ -21,44 +20,35 @@ const UDS_RES = 'tdx.intel.com/ccnp-uds';
 const char = (file: string) => makeNode(file, { type: 'char', major: 1, minor: 3 });
 
 describeAsRoot('tdx plugin (fixture devfs)', () => {
-  let box: Sandbox;
-  let plugin: InProcess | undefined;
-  let udsDir: string;
-  const node = (name = 'tdx_guest') => path.join(box.devfsRoot, name);
+  const sb = useFamilySandbox(command, 'tdx');
+  const udsDir = () => path.join(sb.box.root, 'run', 'ccnp', 'uds');
+  const node = (name = 'tdx_guest') => path.join(sb.box.devfsRoot, name);
   const start = async (args: string[] = [], env: NodeJS.ProcessEnv = {}) => {
-    plugin = await startInProcess(command, [...box.flags, `--uds-dir=${udsDir}`, ...args], env);
-    await box.kubelet.waitForRegistration(RES);
+    const plugin = await sb.start([`--uds-dir=${udsDir()}`, ...args], env);
+    await sb.box.kubelet.waitForRegistration(RES);
     return plugin;
   };
-  const ids = (resource = RES) => box.kubelet.resource(resource)?.devices.map((d) => d.id) ?? [];
-
-  beforeEach(async () => {
-    box = await sandbox('tdx');
-    udsDir = path.join(box.root, 'run', 'ccnp', 'uds');
-  });
-  afterEach(async () => {
-    await plugin?.stop();
-    plugin = undefined;
-    await box.close();
-  });
+  const ids = (resource = RES) => sb.box.kubelet.resource(resource)?.devices.map((d) => d.id) ?? [];
 
   test('advertises tdx-guest-0 … tdx-guest-109, all Healthy', async () => {
     await start();
     expect(ids()).toHaveLength(110);
     expect(ids()[0]).toBe('tdx-guest-0');
     expect(ids()).toContain('tdx-guest-109');
-    expect(kubeletHealth(box.kubelet, RES)).toBe('Healthy');
+    expect(kubeletHealth(sb.box.kubelet, RES)).toBe('Healthy');
   });
 
   test('Allocate per container: the node rw and the CCNP socket dir read-write at /run/ccnp/uds', async () => {
     await start();
-    const responses = await box.kubelet.allocate(RES, [['tdx-guest-0'], ['tdx-guest-1', 'tdx-guest-2']]);
+    const responses = await sb.box.kubelet.allocate(RES, [['tdx-guest-0'], ['tdx-guest-1', 'tdx-guest-2']]);
     expect(responses).toHaveLength(2);
     for (const res of responses) {
       expect(res.devices).toEqual([
         { container_path: '/dev/tdx_guest', host_path: node(), permissions: 'rw' },
       ]);
-      expect(res.mounts).toEqual([{ container_path: '/run/ccnp/uds', host_path: udsDir, read_only: false }]);
+      expect(res.mounts).toEqual([
+        { container_path: '/run/ccnp/uds', host_path: udsDir(), read_only: false },
+      ]);
       expect(res.cdi_devices).toEqual([]);
     }
   });
@@ -67,15 +57,14 @@ describeAsRoot('tdx plugin (fixture devfs)', () => {
     const umask = process.umask(0o022);
     try {
       await start();
-      expect(fs.statSync(udsDir).mode & 0o7777).toBe(0o757);
-      fs.rmSync(udsDir, { recursive: true }); // removed at run time: the next allocation re-creates it
-      await box.kubelet.allocate(RES, [['tdx-guest-0']]);
-      expect(fs.statSync(udsDir).mode & 0o7777).toBe(0o757);
-      await plugin!.stop();
-      plugin = undefined;
-      fs.chmodSync(udsDir, 0o700);
+      expect(fs.statSync(udsDir()).mode & 0o7777).toBe(0o757);
+      fs.rmSync(udsDir(), { recursive: true }); // removed at run time: the next allocation re-creates it
+      await sb.box.kubelet.allocate(RES, [['tdx-guest-0']]);
+      expect(fs.statSync(udsDir()).mode & 0o7777).toBe(0o757);
+      await sb.stop();
+      fs.chmodSync(udsDir(), 0o700);
       await start();
-      expect(fs.statSync(udsDir).mode & 0o7777).toBe(0o700);
+      expect(fs.statSync(udsDir()).mode & 0o7777).toBe(0o700);
     } finally {
       process.umask(umask);
     }
@@ -85,7 +74,7 @@ describeAsRoot('tdx plugin (fixture devfs)', () => {
     fs.rmSync(node());
     char(node('tdx-guest'));
     await start();
-    let [res] = await box.kubelet.allocate(RES, [['tdx-guest-3']]);
+    let [res] = await sb.box.kubelet.allocate(RES, [['tdx-guest-3']]);
     expect(res.devices[0]).toEqual({
       container_path: '/dev/tdx-guest',
       host_path: node('tdx-guest'),
@@ -94,19 +83,19 @@ describeAsRoot('tdx plugin (fixture devfs)', () => {
     char(node()); // a TDX 1.5 node appears beside it: used from the next scan on
     await eventually(
       async () =>
-        (await box.kubelet.allocate(RES, [['tdx-guest-3']]))[0].devices[0].container_path ===
+        (await sb.box.kubelet.allocate(RES, [['tdx-guest-3']]))[0].devices[0].container_path ===
         '/dev/tdx_guest',
       1000,
       'tdx_guest to be preferred',
     );
-    [res] = await box.kubelet.allocate(RES, [['tdx-guest-3']]);
+    [res] = await sb.box.kubelet.allocate(RES, [['tdx-guest-3']]);
     expect(res.devices[0].host_path).toBe(node());
   });
 
   test('only the deprecated tdx-attest: start fails with an error naming it (not a usage error)', async () => {
     fs.rmSync(node());
     char(node('tdx-attest'));
-    const failure = startInProcess(command, [...box.flags, `--uds-dir=${udsDir}`]);
+    const failure = startInProcess(command, [...sb.box.flags, `--uds-dir=${udsDir()}`]);
     await expect(failure).rejects.toThrow(/deprecated TDX guest interface .*\/dev\/tdx-attest/);
     await expect(failure).rejects.not.toMatchObject({ name: 'UsageError' });
   });
@@ -114,7 +103,7 @@ describeAsRoot('tdx plugin (fixture devfs)', () => {
   test('no device at start: zero devices, logged; the node is picked up when it appears', async () => {
     fs.rmSync(node());
     const { logs } = await start();
-    expect(box.kubelet.capacity(RES)).toBe(0);
+    expect(sb.box.kubelet.capacity(RES)).toBe(0);
     expect(logs).toContainEqual(
       expect.objectContaining({
         level: 'warn',
@@ -122,37 +111,37 @@ describeAsRoot('tdx plugin (fixture devfs)', () => {
       }),
     );
     char(node());
-    await box.kubelet.waitFor(() => box.kubelet.allocatable(RES) === 110, 1000, 'the device to appear');
+    await sb.box.kubelet.waitFor(() => sb.box.kubelet.allocatable(RES) === 110, 1000, 'the device to appear');
   });
 
   test('node removed: every ID Unhealthy within 100 ms (generous bound here; bench measures), Healthy when back', async () => {
     await start(['--shared-count=5']);
     fs.rmSync(node());
-    await box.kubelet.waitFor(() => kubeletHealth(box.kubelet, RES) === 'Unhealthy', 1000, 'Unhealthy');
-    expect(box.kubelet.capacity(RES)).toBe(5);
-    await expect(box.kubelet.allocate(RES, [['tdx-guest-0']])).rejects.toMatchObject({
+    await sb.box.kubelet.waitFor(() => kubeletHealth(sb.box.kubelet, RES) === 'Unhealthy', 1000, 'Unhealthy');
+    expect(sb.box.kubelet.capacity(RES)).toBe(5);
+    await expect(sb.box.kubelet.allocate(RES, [['tdx-guest-0']])).rejects.toMatchObject({
       code: grpc.status.FAILED_PRECONDITION,
     });
     char(node());
-    await box.kubelet.waitFor(() => kubeletHealth(box.kubelet, RES) === 'Healthy', 1000, 'Healthy');
+    await sb.box.kubelet.waitFor(() => kubeletHealth(sb.box.kubelet, RES) === 'Healthy', 1000, 'Healthy');
   });
 
   test('--uds-resource-name: the socket dir is its own resource; each resource gives only its part', async () => {
     await start([`--uds-resource-name=${UDS_RES}`, '--shared-count=3']);
-    await box.kubelet.waitForRegistration(UDS_RES);
+    await sb.box.kubelet.waitForRegistration(UDS_RES);
     expect(ids(UDS_RES)).toEqual(['ccnp-uds-0', 'ccnp-uds-1', 'ccnp-uds-2']);
-    const [device] = await box.kubelet.allocate(RES, [['tdx-guest-0']]);
+    const [device] = await sb.box.kubelet.allocate(RES, [['tdx-guest-0']]);
     expect(device.devices).toHaveLength(1);
     expect(device.mounts).toEqual([]);
-    const [uds] = await box.kubelet.allocate(UDS_RES, [['ccnp-uds-1']]);
+    const [uds] = await sb.box.kubelet.allocate(UDS_RES, [['ccnp-uds-1']]);
     expect(uds.devices).toEqual([]);
-    expect(uds.mounts).toEqual([{ container_path: '/run/ccnp/uds', host_path: udsDir, read_only: false }]);
+    expect(uds.mounts).toEqual([{ container_path: '/run/ccnp/uds', host_path: udsDir(), read_only: false }]);
   });
 
   test('--tsm-report mounts the configfs-tsm report dir rw; without it the allocation fails naming the path', async () => {
     await start(['--tsm-report']);
-    const tsm = path.join(box.sysfsRoot, 'kernel/config/tsm/report');
-    const [res] = await box.kubelet.allocate(RES, [['tdx-guest-0']]);
+    const tsm = path.join(sb.box.sysfsRoot, 'kernel/config/tsm/report');
+    const [res] = await sb.box.kubelet.allocate(RES, [['tdx-guest-0']]);
     expect(res.mounts).toContainEqual({
       container_path: '/sys/kernel/config/tsm/report',
       host_path: tsm,
@@ -160,7 +149,7 @@ describeAsRoot('tdx plugin (fixture devfs)', () => {
     });
     expect(res.mounts).toHaveLength(2);
     fs.rmSync(tsm, { recursive: true });
-    await expect(box.kubelet.allocate(RES, [['tdx-guest-0']])).rejects.toMatchObject({
+    await expect(sb.box.kubelet.allocate(RES, [['tdx-guest-0']])).rejects.toMatchObject({
       code: grpc.status.FAILED_PRECONDITION,
       details: expect.stringContaining(tsm),
     });
@@ -168,17 +157,17 @@ describeAsRoot('tdx plugin (fixture devfs)', () => {
 
   test('every flag by env: TDX_RESOURCE_NAME, SHARED_COUNT, UDS_DIR, UDS_RESOURCE_NAME, TSM_REPORT', async () => {
     const name = 'tdx.example.com/guest';
-    plugin = await startInProcess(command, box.flags, {
+    await sb.start([], {
       TDX_RESOURCE_NAME: name,
       SHARED_COUNT: '2',
-      UDS_DIR: udsDir,
+      UDS_DIR: udsDir(),
       UDS_RESOURCE_NAME: 'tdx.example.com/uds',
       TSM_REPORT: 'true',
     });
-    await box.kubelet.waitForRegistration(name);
-    await box.kubelet.waitForRegistration('tdx.example.com/uds');
+    await sb.box.kubelet.waitForRegistration(name);
+    await sb.box.kubelet.waitForRegistration('tdx.example.com/uds');
     expect(ids(name)).toEqual(['tdx-guest-0', 'tdx-guest-1']);
-    const [res] = await box.kubelet.allocate(name, [['tdx-guest-1']]);
+    const [res] = await sb.box.kubelet.allocate(name, [['tdx-guest-1']]);
     expect(res.mounts).toEqual([
       expect.objectContaining({ container_path: '/sys/kernel/config/tsm/report' }),
     ]);
@@ -186,12 +175,12 @@ describeAsRoot('tdx plugin (fixture devfs)', () => {
 
   test('kubelet restart: both resources register again', async () => {
     await start([`--uds-resource-name=${UDS_RES}`]);
-    await box.kubelet.waitForRegistration(UDS_RES);
-    await box.kubelet.restart();
-    await box.kubelet.waitForRegistration(RES);
-    await box.kubelet.waitForRegistration(UDS_RES);
-    expect(box.kubelet.allocatable(RES)).toBe(110);
-    expect(box.kubelet.allocatable(UDS_RES)).toBe(110);
+    await sb.box.kubelet.waitForRegistration(UDS_RES);
+    await sb.box.kubelet.restart();
+    await sb.box.kubelet.waitForRegistration(RES);
+    await sb.box.kubelet.waitForRegistration(UDS_RES);
+    expect(sb.box.kubelet.allocatable(RES)).toBe(110);
+    expect(sb.box.kubelet.allocatable(UDS_RES)).toBe(110);
   });
 
   test.each([
@@ -201,18 +190,16 @@ describeAsRoot('tdx plugin (fixture devfs)', () => {
     [['--uds-resource-name=nodomain'], /--uds-resource-name: "nodomain" has no domain prefix/],
     [['--tsm-report=sometimes'], /--tsm-report: "sometimes" is not a boolean/],
   ])('bad flags %j are usage errors with the reason', async (args, reason) => {
-    await expect(
-      startInProcess(command, [...box.flags, `--uds-dir=${udsDir}`, ...args]),
-    ).rejects.toMatchObject({
+    await expect(sb.start([`--uds-dir=${udsDir()}`, ...args])).rejects.toMatchObject({
       name: 'UsageError',
       message: expect.stringMatching(reason),
     });
   });
 
   test('a --uds-dir that is a file is a usage error', async () => {
-    fs.mkdirSync(path.dirname(udsDir), { recursive: true });
-    fs.writeFileSync(udsDir, '');
-    await expect(startInProcess(command, [...box.flags, `--uds-dir=${udsDir}`])).rejects.toMatchObject({
+    fs.mkdirSync(path.dirname(udsDir()), { recursive: true });
+    fs.writeFileSync(udsDir(), '');
+    await expect(sb.start([`--uds-dir=${udsDir()}`])).rejects.toMatchObject({
       name: 'UsageError',
       message: expect.stringContaining('exists but is not a directory'),
     });
