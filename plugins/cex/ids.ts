@@ -15,9 +15,9 @@ export interface DeviceRef {
 
 const DEVICE_ID = /^apqn-(\d{1,3})-(\d{1,3})-(\d{1,3})$/;
 
-/** `apqn-<adapter>-<domain>-<index>`, decimal, as upstream. */
-export function deviceId(ref: DeviceRef): string {
-  return `apqn-${ref.adapter}-${ref.domain}-${ref.index}`;
+/** Device IDs are `<base>-<index>` with base `apqn-<adapter>-<domain>`, decimal, as upstream. */
+export function deviceIdBase(adapter: number, domain: number): string {
+  return `apqn-${adapter}-${domain}`;
 }
 
 export function parseDeviceId(id: string): DeviceRef | undefined {

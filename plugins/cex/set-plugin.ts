@@ -11,12 +11,13 @@ import {
   type Device,
   type DeviceListener,
   type Logger,
+  type PreferredAllocationRequest,
   type ResourcePlugin,
 } from '../framework';
 import type { CexAllocator } from './allocator';
 import type { Apqn } from './ap-bus';
 import type { ResolvedSet } from './config';
-import { parseDeviceId } from './ids';
+import { deviceIdBase, parseDeviceId } from './ids';
 
 export interface Eligibility {
   eligible: Apqn[];
@@ -107,7 +108,11 @@ export class CexSetPlugin implements ResourcePlugin {
   refresh(): void {
     const { eligible, excluded } = eligibleApqns(this.set, this.deps.apqns(), this.deps.machineId);
     this.current = eligible.flatMap((a) =>
-      sharedDevices(`apqn-${a.adapter}-${a.domain}`, this.set.overcommit, a.online ? 'Healthy' : 'Unhealthy'),
+      sharedDevices(
+        deviceIdBase(a.adapter, a.domain),
+        this.set.overcommit,
+        a.online ? 'Healthy' : 'Unhealthy',
+      ),
     );
     const excludedKey = excluded.join('\n');
     if (excludedKey !== this.lastExcluded && excluded.length)
@@ -119,6 +124,24 @@ export class CexSetPlugin implements ResourcePlugin {
         devices: this.current.length,
         overcommit: this.set.overcommit,
       });
+  }
+
+  /**
+   * Spread containers over APQNs: with overcommit, prefer a device of the APQN with the most free
+   * devices (the least shared one), taking one per APQN in turn. Upstream offered no preference, so
+   * the kubelet could stack every container on one APQN while another stood idle.
+   */
+  preferredAllocation(request: PreferredAllocationRequest): string[] {
+    const byApqn = new Map<string, string[]>();
+    for (const id of [...request.available].sort()) {
+      const base = id.slice(0, id.lastIndexOf('-'));
+      byApqn.set(base, [...(byApqn.get(base) ?? []), id]);
+    }
+    const queues = [...byApqn.values()].sort((a, b) => b.length - a.length);
+    const order: string[] = [];
+    for (let round = 0; order.length < request.available.length; round++)
+      for (const ids of queues) if (round < ids.length) order.push(ids[round]);
+    return order.slice(0, request.size);
   }
 
   /** One device per container, as upstream: a container has a single /dev/z90crypt. */

@@ -261,6 +261,20 @@ describe('CEX Allocate', () => {
     }
   });
 
+  test('the preferred devices spread containers over the least shared APQNs', () =>
+    withCex({ settings: { overcommitLimit: 3 } }, async (h) => {
+      await h.kubelet.waitForRegistration(BLUE);
+      expect(h.kubelet.resource(BLUE)?.options.get_preferred_allocation_available).toBe(true);
+      const available = ['apqn-0-6-0', 'apqn-0-6-1', 'apqn-0-7-0', 'apqn-0-7-1', 'apqn-0-7-2'];
+      expect(await h.kubelet.preferredAllocation(BLUE, [{ available, size: 1 }])).toEqual([['apqn-0-7-0']]);
+      expect(await h.kubelet.preferredAllocation(BLUE, [{ available, size: 3 }])).toEqual([
+        ['apqn-0-7-0', 'apqn-0-6-0', 'apqn-0-7-1'],
+      ]);
+      expect(
+        await h.kubelet.preferredAllocation(BLUE, [{ available, mustInclude: ['apqn-0-6-1'], size: 2 }]),
+      ).toEqual([['apqn-0-6-1', 'apqn-0-7-0']]);
+    }));
+
   test('256-bit masks', () => {
     expect(mask256(false, [0, 255])).toBe(`0x80${'0'.repeat(60)}01\n`);
     expect(mask256(true, [9])).toBe(`0xffbf${'f'.repeat(60)}\n`);
