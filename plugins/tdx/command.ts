@@ -79,6 +79,17 @@ export const command: PluginCommand = {
     } catch (err) {
       throw new UsageError(`invalid value for --uds-dir: ${(err as Error).message}`);
     }
+    const mode = fs.statSync(udsDir).mode & 0o7777;
+    if ((mode & 0o002) === 0) {
+      // e.g. created 0755 by a DirectoryOrCreate hostPath volume before we ran: we leave an existing dir alone.
+      log.warn(
+        'the CCNP socket directory is not world-writable; CCNP clients that do not run as its owner cannot create sockets',
+        {
+          dir: udsDir,
+          mode: `0${mode.toString(8)}`,
+        },
+      );
+    }
     if (tsmReport && !fs.existsSync(tsmReportDir(sysfsRoot))) {
       log.warn(
         '--tsm-report is on but the configfs-tsm report directory is missing; allocations will fail until it exists',

@@ -53,7 +53,7 @@ describeAsRoot('tdx plugin (fixture devfs)', () => {
     }
   });
 
-  test('creates a missing socket dir with mode 0757 (despite the umask), and leaves an existing one alone', async () => {
+  test('creates a missing socket dir with mode 0757 (despite the umask); an existing one is left alone, with a warning if not world-writable', async () => {
     const umask = process.umask(0o022);
     try {
       await start();
@@ -62,9 +62,16 @@ describeAsRoot('tdx plugin (fixture devfs)', () => {
       await sb.box.kubelet.allocate(RES, [['tdx-guest-0']]);
       expect(fs.statSync(udsDir()).mode & 0o7777).toBe(0o757);
       await sb.stop();
-      fs.chmodSync(udsDir(), 0o700);
-      await start();
-      expect(fs.statSync(udsDir()).mode & 0o7777).toBe(0o700);
+      fs.chmodSync(udsDir(), 0o755);
+      const { logs } = await start();
+      expect(fs.statSync(udsDir()).mode & 0o7777).toBe(0o755);
+      expect(logs).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          msg: expect.stringContaining('the CCNP socket directory is not world-writable'),
+          mode: '0755',
+        }),
+      );
     } finally {
       process.umask(umask);
     }
