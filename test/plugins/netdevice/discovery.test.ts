@@ -31,6 +31,10 @@ describeNet('netdevice discovery on the host', () => {
     ip('link', 'set', routed, 'up');
     ip('route', 'add', 'default', 'via', '10.213.7.2', 'dev', routed, 'table', '2713');
 
+    const routed6 = net.veth().host; // an IPv6-only default route
+    ip('link', 'set', routed6, 'up');
+    ip('-6', 'route', 'add', 'default', 'via', 'fe80::1', 'dev', routed6, 'table', '2714');
+
     const hostDefaults = hostDefaultRouteInterfaces();
     if (hostDefaults.length === 0)
       console.warn('this host has no default route; only the test route is checked');
@@ -45,6 +49,7 @@ describeNet('netdevice discovery on the host', () => {
       lo: 'loopback',
       ...Object.fromEntries(hostDefaults.map((d) => [d, 'carries a default route'])),
       [routed]: 'carries a default route',
+      [routed6]: 'carries a default route',
       [enslaved]: `uplink of ${bridge}`,
       [lower]: `lower device of ${net.prefix}mv`,
     });
@@ -75,6 +80,19 @@ describeNet('netdevice discovery on the host', () => {
     expect(lists.length).toBeGreaterThanOrEqual(4);
     for (const list of lists) expect(list).toContain(first);
     expect(kubelet.resource(RESOURCE)!.updates).toBe(lists.length + 1);
+  });
+
+  test('a default route arriving on an offered interface withdraws it live; its removal brings it back', async () => {
+    const { net } = suite;
+    const link = net.veth().host;
+    ip('addr', 'add', '10.213.8.1/24', 'dev', link);
+    ip('link', 'set', link, 'up');
+    const nd = await suite.startOffering(EVENTS_ONLY);
+    expect(nd.seen()).toEqual([`${link}:Healthy`]);
+    ip('route', 'add', 'default', 'via', '10.213.8.2', 'dev', link, 'table', '2715');
+    await nd.kubelet.waitFor(sees(nd), 1000, 'the route event to withdraw it');
+    ip('route', 'del', 'default', 'via', '10.213.8.2', 'dev', link, 'table', '2715');
+    await nd.kubelet.waitFor(sees(nd, `${link}:Healthy`), 1000, 'the route removal to bring it back');
   });
 
   test('a periodic rescan alone picks changes up when netlink events are lost', async () => {
