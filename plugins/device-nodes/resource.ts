@@ -15,6 +15,7 @@ import {
   AllocationError,
   buildCdiSpec,
   cdiSpecFileName,
+  GrpcStatus,
   mergeAllocations,
   publishOnChange,
   qualifiedCdiName,
@@ -32,10 +33,6 @@ import {
   type ResourcePlugin,
   type Watch,
 } from '../framework';
-
-/** gRPC status codes used for allocation errors. */
-const INVALID_ARGUMENT = 3;
-const FAILED_PRECONDITION = 9;
 
 /** Safety net behind inotify (lost events, a devfs root that is itself replaced). */
 export const DEFAULT_RESCAN_MS = 30_000;
@@ -271,7 +268,7 @@ export class DeviceNodeResource implements ResourcePlugin {
     if (gone.length)
       throw new AllocationError(
         `device node(s) ${gone.join(', ')} of ${this.resourceName} became unusable; retry`,
-        FAILED_PRECONDITION,
+        GrpcStatus.FAILED_PRECONDITION,
       );
     const nodes = keys.map((key) => this.allocatedNode(key));
     assertDistinctContainerPaths(nodes);
@@ -294,7 +291,7 @@ export class DeviceNodeResource implements ResourcePlugin {
     if (key === undefined)
       throw new AllocationError(
         `unknown device ID ${JSON.stringify(id)} for ${this.resourceName}`,
-        INVALID_ARGUMENT,
+        GrpcStatus.INVALID_ARGUMENT,
       );
     return key;
   }
@@ -361,7 +358,7 @@ function assertDistinctContainerPaths(nodes: AllocatedNode[]): void {
       throw new AllocationError(
         `device nodes ${other} and ${node.key} would both appear at ${node.containerPath} in the container; ` +
           'make the container path template distinguish them (e.g. /dev/{name})',
-        INVALID_ARGUMENT,
+        GrpcStatus.INVALID_ARGUMENT,
       );
     seen.set(node.containerPath, node.key);
   }

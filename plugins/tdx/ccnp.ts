@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { AllocationError, type ContainerAllocation, type Logger } from '../framework';
+import { AllocationError, GrpcStatus, type ContainerAllocation, type Logger } from '../framework';
 
 export const DEFAULT_UDS_DIR = '/run/ccnp/uds';
 /** Where containers find the CCNP sockets, whatever --uds-dir is on the host. */
@@ -14,8 +14,6 @@ export const UDS_DIR_MODE = 0o757;
 /** configfs-tsm report directory, relative to the sysfs root, and where containers see it. */
 export const TSM_REPORT_REL = 'kernel/config/tsm/report';
 export const TSM_REPORT_CONTAINER_PATH = '/sys/kernel/config/tsm/report';
-
-const FAILED_PRECONDITION = 9;
 
 /** Create the socket directory with mode 0757 when it is missing; true when it was created. */
 export function ensureUdsDir(dir: string): boolean {
@@ -37,7 +35,7 @@ export function udsAllocation(udsDir: string, log: Logger): ContainerAllocation 
   } catch (err) {
     throw new AllocationError(
       `cannot prepare the CCNP socket directory: ${(err as Error).message}`,
-      FAILED_PRECONDITION,
+      GrpcStatus.FAILED_PRECONDITION,
     );
   }
   return { mounts: [{ hostPath: udsDir, containerPath: UDS_CONTAINER_PATH, readOnly: false }] };
@@ -53,7 +51,7 @@ export function tsmAllocation(sysfsRoot: string): ContainerAllocation {
   if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory())
     throw new AllocationError(
       `--tsm-report is on but ${dir} does not exist (kernel without configfs-tsm, or configfs not mounted)`,
-      FAILED_PRECONDITION,
+      GrpcStatus.FAILED_PRECONDITION,
     );
   return { mounts: [{ hostPath: dir, containerPath: TSM_REPORT_CONTAINER_PATH, readOnly: false }] };
 }
