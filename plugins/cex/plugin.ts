@@ -167,7 +167,9 @@ export class CexPlugin {
 
   /** Re-read the config file and apply it if it changed and is valid. Calls are serialised. */
   reloadConfig(): Promise<void> {
-    this.reloads = this.reloads.then(() => this.reloadOnce());
+    this.reloads = this.reloads
+      .then(() => this.reloadOnce())
+      .catch((err) => this.log.error('applying the crypto configuration failed', { error: err as Error }));
     return this.reloads;
   }
 
