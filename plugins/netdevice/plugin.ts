@@ -10,6 +10,7 @@ import * as path from 'path';
 import {
   AllocationError,
   devicesInUse,
+  GrpcStatus,
   PodResourcesClient,
   publishOnChange,
   qualifiedCdiName,
@@ -30,8 +31,6 @@ import { LinkMonitor } from './monitor';
 import { SerialTask } from './serial-task';
 import { CDI_KIND, HOOK_PROGRAM, netdeviceCdiSpec, specFileName, type CdiMode } from './spec';
 
-/** gRPC FAILED_PRECONDITION: the request is well-formed but the interface cannot be handed out now. */
-const FAILED_PRECONDITION = 9;
 /** Netlink events come in bursts (a move is a delete plus route flushes): fold them into one scan. */
 const EVENT_DEBOUNCE_MS = 15;
 const POD_RESOURCES_TIMEOUT_MS = 2000;
@@ -134,7 +133,7 @@ export class NetdevicePlugin implements ResourcePlugin {
     if (away.length) {
       throw new AllocationError(
         `interfaces not in the host network namespace (held by a pod?): ${away.map((id) => `"${id}"`).join(', ')}`,
-        FAILED_PRECONDITION,
+        GrpcStatus.FAILED_PRECONDITION, // well-formed, but the interface cannot be handed out now
       );
     }
     const cdiDevices = deviceIds.map((id) => qualifiedCdiName(CDI_KIND, id));
