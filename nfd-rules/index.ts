@@ -1,0 +1,2 @@
+export * from './node-feature-rule';
+export * from './rules';

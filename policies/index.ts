@@ -1,0 +1,3 @@
+export * from './cel';
+export * from './cex-projects';
+export * from './cxi-networks';

@@ -1,0 +1,147 @@
+/**
+ * The whole bundle as one cdk8s chart: every enabled plugin with its NodeFeatureRule, the CXI networks and
+ * policy, the CEX policy, the PodMonitor. The cdk8s app builds it from plain values; `npm run synth` builds it
+ * from symbolic values to write the Helm chart (see helm/symbolic.ts), so both say exactly the same.
+ */
+import { Chart } from 'cdk8s';
+import { Construct } from 'constructs';
+import {
+  NfdRule,
+  NodeFeatureRule,
+  cexRule,
+  cxiNicRule,
+  kvmRule,
+  netdeviceRule,
+  tdxGuestRule,
+} from '../nfd-rules';
+import { CexProjectPolicy } from '../policies/cex-projects';
+import { CxiNetworksPolicy } from '../policies/cxi-networks';
+import { ClusterApis, DEFAULT_CLUSTER_APIS } from './cluster-apis';
+import { DEFAULT_NAMESPACE, componentLabels, objectName } from './common';
+import { DevicePluginOptions } from './daemonset';
+import { Condition, derive, forEach, gate, nonEmpty } from './helm/symbolic';
+import { CxiNetworkAttachment, cxiNetworksAnnotation } from './multus';
+import { CexPlugin } from './plugins/cex';
+import { CxiPlugin } from './plugins/cxi';
+import { DevnodePlugin } from './plugins/devnode';
+import { KvmPlugin } from './plugins/kvm';
+import { NetdevicePlugin } from './plugins/netdevice';
+import { TdxPlugin } from './plugins/tdx';
+import { PluginPodMonitor } from './pod-monitor';
+import { ChartValues, PluginValues, defaultValues } from './values';
+
+export interface KubeDevicePluginsChartProps {
+  /** Default: the chart's default values. */
+  readonly values?: ChartValues;
+  /** Default `kube-system`. */
+  readonly namespace?: string;
+  /** The optional APIs the target cluster serves. Default: all of them. */
+  readonly apis?: ClusterApis;
+}
+
+export class KubeDevicePluginsChart extends Chart {
+  constructor(scope: Construct, id: string, props: KubeDevicePluginsChartProps = {}) {
+    super(scope, id);
+    const values = props.values ?? defaultValues();
+    const namespace = props.namespace ?? DEFAULT_NAMESPACE;
+    const apis = props.apis ?? DEFAULT_CLUSTER_APIS;
+
+    const options = (plugin: PluginValues): DevicePluginOptions => ({
+      namespace,
+      image: `${values.image.repository}:${values.image.tag}`,
+      imagePullPolicy: values.image.pullPolicy,
+      logLevel: values.logLevel,
+      logFormat: values.logFormat,
+      httpPort: plugin.httpPort,
+      nodeSelector: plugin.nodeSelector,
+      tolerations: plugin.tolerations,
+      resources: plugin.resources,
+    });
+    const nodeFeatureRule = (
+      scope: Construct,
+      component: string,
+      rule: NfdRule,
+      ...conditions: Condition[]
+    ) => {
+      const rules = gate(scope, 'nfd', values.nfd.enabled, nonEmpty(apis.nodeFeatureRule), ...conditions);
+      if (!rules) return;
+      new NodeFeatureRule(rules, 'rule', {
+        name: objectName(component),
+        labels: componentLabels(component),
+        rules: [rule],
+      });
+    };
+
+    const tdx = gate(this, 'tdx', values.tdx.enabled);
+    if (tdx) {
+      new TdxPlugin(tdx, 'plugin', { ...values.tdx, ...options(values.tdx) });
+      nodeFeatureRule(tdx, 'tdx', tdxGuestRule());
+    }
+
+    const kvm = gate(this, 'kvm', values.kvm.enabled);
+    if (kvm) {
+      new KvmPlugin(kvm, 'plugin', { ...values.kvm, ...options(values.kvm) });
+      nodeFeatureRule(kvm, 'kvm', kvmRule());
+    }
+
+    const devnode = gate(this, 'devnode', values.devnode.enabled);
+    if (devnode) new DevnodePlugin(devnode, 'plugin', { ...values.devnode, ...options(values.devnode) });
+
+    const cxi = gate(this, 'cxi', values.cxi.enabled);
+    if (cxi) {
+      new CxiPlugin(cxi, 'plugin', { ...values.cxi, ...options(values.cxi) });
+      nodeFeatureRule(cxi, 'cxi', cxiNicRule());
+      const networks = gate(cxi, 'networks', nonEmpty(apis.networkAttachmentDefinition));
+      if (networks) {
+        forEach(
+          networks,
+          'nic',
+          values.cxi.nics,
+          (scope, nic) => new CxiNetworkAttachment(scope, 'nad', { namespace, nic }),
+        );
+      }
+      const policy = gate(
+        cxi,
+        'policy',
+        values.policies.enabled,
+        nonEmpty(values.cxi.nics),
+        nonEmpty(apis.mutatingAdmissionPolicy),
+      );
+      if (policy) {
+        new CxiNetworksPolicy(policy, 'networks', {
+          networks: derive(cxiNetworksAnnotation, { nics: values.cxi.nics, namespace }),
+          resourceName: values.cxi.resourceName,
+          apiVersion: apis.mutatingAdmissionPolicy,
+        });
+      }
+    }
+
+    const netdevice = gate(this, 'netdevice', values.netdevice.enabled);
+    if (netdevice) {
+      new NetdevicePlugin(netdevice, 'plugin', { ...values.netdevice, ...options(values.netdevice) });
+      nodeFeatureRule(
+        netdevice,
+        'netdevice',
+        netdeviceRule(values.netdevice.interfaces),
+        values.netdevice.nfdRule,
+      );
+    }
+
+    const cex = gate(this, 'cex', values.cex.enabled);
+    if (cex) {
+      new CexPlugin(cex, 'plugin', { ...values.cex, ...options(values.cex) });
+      nodeFeatureRule(cex, 'cex', cexRule());
+      const policy = gate(cex, 'policy', values.policies.enabled);
+      if (policy) new CexProjectPolicy(policy, 'projects', { sets: values.cex.configSets });
+    }
+
+    const monitoring = gate(this, 'monitoring', values.podMonitor.enabled, nonEmpty(apis.podMonitor));
+    if (monitoring) {
+      new PluginPodMonitor(monitoring, 'pod-monitor', {
+        namespace,
+        labels: values.podMonitor.labels,
+        interval: values.podMonitor.interval,
+      });
+    }
+  }
+}

@@ -1,0 +1,39 @@
+/** Names, labels and defaults shared by every object of the bundle. */
+import * as fs from 'fs';
+import * as path from 'path';
+
+export const APP_NAME = 'kube-device-plugins';
+
+/** The namespace the cdk8s app deploys into (the Helm chart uses the release namespace instead). */
+export const DEFAULT_NAMESPACE = 'kube-system';
+
+/** Labels every object carries; `component` is the plugin (or `monitoring`). */
+export function componentLabels(component: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': APP_NAME, 'app.kubernetes.io/component': component };
+}
+
+/** `kube-device-plugins-<component>`: the name of a plugin's DaemonSet, NodeFeatureRule and policies. */
+export function objectName(component: string): string {
+  return `${APP_NAME}-${component}`;
+}
+
+/** The package version, read from the nearest package.json named kube-device-plugins (src and dist alike). */
+export function packageVersion(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (!fs.existsSync(file)) continue;
+    const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === APP_NAME && pkg.version) return pkg.version;
+  }
+  throw new Error(`cannot find the ${APP_NAME} package.json above ${__dirname}`);
+}
+
+/**
+ * Merges construct props over defaults, skipping props that are undefined (a plain spread would let
+ * `{ sharedCount: undefined }` erase the default).
+ */
+export function withDefaults<D extends object, P extends object>(defaults: D, props: P): D & P {
+  const merged: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(props)) if (value !== undefined) merged[key] = value;
+  return merged as D & P;
+}

@@ -1,0 +1,285 @@
+/**
+ * The DaemonSet every device plugin runs in. Plugin constructs only say what differs: their CLI flags, the host
+ * paths they read, an init container, privileged or not. Everything else is decided once, here:
+ * least privilege, probes, scheduling, and the bits of pod spec cdk8s-plus would get wrong.
+ */
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import {
+  APP_NAME,
+  DEFAULT_NAMESPACE,
+  componentLabels,
+  objectName,
+  packageVersion,
+  withDefaults,
+} from './common';
+import { ConfigFile } from './config-map';
+import { Condition, when } from './helm/symbolic';
+import {
+  Container,
+  EnvVar,
+  HostPathType,
+  PodSpec,
+  ResourceRequirements,
+  SecurityContext,
+  Toleration,
+  Volume,
+  VolumeMount,
+} from './k8s-types';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'json' | 'text';
+export type PullPolicy = 'Always' | 'IfNotPresent' | 'Never';
+
+/** Options every plugin construct accepts; all have defaults. */
+export interface DevicePluginOptions {
+  /** Namespace of the DaemonSet (and ConfigMaps). Default `kube-system`. */
+  readonly namespace?: string;
+  /** The one image all plugins run. Default `ghcr.io/kube-device-plugins/kube-device-plugins:<version>`. */
+  readonly image?: string;
+  readonly imagePullPolicy?: PullPolicy;
+  readonly logLevel?: LogLevel;
+  readonly logFormat?: LogFormat;
+  /** Port of the plugin's /healthz, /readyz and /metrics listener (`--http-addr=:PORT`). */
+  readonly httpPort?: number;
+  /** Where the plugin runs. Default: the node label its NodeFeatureRule sets. */
+  readonly nodeSelector?: Record<string, string>;
+  /** Default: tolerate every taint, as node agents do (a device node is often tainted for its workloads). */
+  readonly tolerations?: Toleration[];
+  /** Default: requests cpu 10m / memory 64Mi, limit memory 128Mi (no CPU limit: it would only add latency). */
+  readonly resources?: ResourceRequirements;
+}
+
+export const DEFAULT_IMAGE_REPOSITORY = `ghcr.io/${APP_NAME}/${APP_NAME}`;
+
+export const COMMON_DEFAULTS = {
+  namespace: DEFAULT_NAMESPACE,
+  image: `${DEFAULT_IMAGE_REPOSITORY}:${packageVersion()}`,
+  imagePullPolicy: 'IfNotPresent' as PullPolicy,
+  logLevel: 'info' as LogLevel,
+  logFormat: 'json' as LogFormat,
+  tolerations: [{ operator: 'Exists' }] as Toleration[],
+  resources: {
+    requests: { cpu: '10m', memory: '64Mi' },
+    limits: { memory: '128Mi' },
+  } as ResourceRequirements,
+};
+
+/** A host directory or file the plugin needs. */
+export interface HostPathMount {
+  /** Volume name; the same name in several containers means the same volume. */
+  readonly name: string;
+  /** Path on the host. */
+  readonly path: string;
+  readonly type: HostPathType;
+  readonly readOnly: boolean;
+  /** Path in the container; default: the host path, so paths in Allocate responses and CDI specs stay true. */
+  readonly mountPath?: string;
+  /** Mount only when this holds (e.g. a flag that turns the feature on). */
+  readonly when?: Condition;
+}
+
+/** The host paths the plugins share, each with the access it needs. */
+export const HOST_PATHS = {
+  /** The kubelet's device-plugin dir: our sockets go here, kubelet.sock is watched here. */
+  devicePlugins: {
+    name: 'device-plugins',
+    path: '/var/lib/kubelet/device-plugins',
+    type: 'Directory',
+    readOnly: false,
+  },
+  /** Host device nodes, to discover and watch them (read-only: nodes are handed out, never opened for I/O). */
+  dev: { name: 'dev', path: '/dev', type: 'Directory', readOnly: true },
+  /** Where CDI specs are written for the container runtime. */
+  cdi: { name: 'cdi', path: '/var/run/cdi', type: 'DirectoryOrCreate', readOnly: false },
+  /** The kubelet PodResources socket (which device is in which pod). */
+  podResources: {
+    name: 'pod-resources',
+    path: '/var/lib/kubelet/pod-resources',
+    type: 'Directory',
+    readOnly: true,
+  },
+} satisfies Record<string, HostPathMount>;
+
+export interface InitContainerSpec {
+  readonly name: string;
+  readonly command: string[];
+  readonly args?: string[];
+  readonly env?: EnvVar[];
+  readonly hostPaths: HostPathMount[];
+  /** Run it only when this holds. */
+  readonly when?: Condition;
+}
+
+export interface DevicePluginDaemonSetProps extends DevicePluginOptions {
+  /** The plugin's CLI name (`kube-device-plugins <plugin>`); also the component label. */
+  readonly plugin: string;
+  readonly httpPort: number;
+  readonly nodeSelector: Record<string, string>;
+  /** Plugin-specific flags; the common ones (--http-addr, --log-*) are added here. */
+  readonly args?: string[];
+  readonly env?: EnvVar[];
+  /** Host paths besides the device-plugin dir, which every plugin gets. */
+  readonly hostPaths: HostPathMount[];
+  /** A config file, shipped in a ConfigMap of its own and mounted read-only in `mountPath`. */
+  readonly configFile?: {
+    readonly configMapName: string;
+    readonly mountPath: string;
+    readonly fileName: string;
+    readonly content: string;
+  };
+  readonly initContainers?: InitContainerSpec[];
+  /** Only for plugins that must create device nodes or write sysfs (CEX). */
+  readonly privileged?: boolean;
+  /** Only for plugins that must see the host's network links (netdevice). */
+  readonly hostNetwork?: boolean;
+}
+
+/** Root (the kubelet's dirs are root-owned) but no capabilities, no escalation, read-only image. */
+const UNPRIVILEGED: SecurityContext = {
+  privileged: false,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsUser: 0,
+  runAsGroup: 0,
+  runAsNonRoot: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+/** The API rejects `allowPrivilegeEscalation: false` beside `privileged: true`, so say true explicitly. */
+const PRIVILEGED: SecurityContext = {
+  privileged: true,
+  allowPrivilegeEscalation: true,
+  readOnlyRootFilesystem: true,
+  runAsUser: 0,
+  runAsGroup: 0,
+  runAsNonRoot: false,
+};
+
+/**
+ * Host /dev is mounted over the container's /dev, so the default /dev/termination-log would have to be created
+ * on the host's devtmpfs (and fails on the read-only mount): keep the termination message in /tmp.
+ */
+const TERMINATION_MESSAGE_PATH = '/tmp/termination-log';
+
+const PLUGIN_ENTRY = ['node', '/app/bin/kube-device-plugins.js'];
+
+export class DevicePluginDaemonSet extends Construct {
+  readonly apiObject: ApiObject;
+  readonly name: string;
+  readonly configMap?: ConfigFile;
+
+  constructor(scope: Construct, id: string, props: DevicePluginDaemonSetProps) {
+    super(scope, id);
+    const p = withDefaults(COMMON_DEFAULTS, props);
+    this.name = objectName(p.plugin);
+    const labels = componentLabels(p.plugin);
+
+    const container = (
+      name: string,
+      command: string[],
+      args: string[] | undefined,
+      env: EnvVar[] | undefined,
+    ) => ({
+      name,
+      image: p.image,
+      imagePullPolicy: p.imagePullPolicy,
+      command,
+      ...(args && { args }),
+      ...(env && { env }),
+      resources: p.resources,
+      securityContext: p.privileged ? PRIVILEGED : UNPRIVILEGED,
+      terminationMessagePath: TERMINATION_MESSAGE_PATH,
+      terminationMessagePolicy: 'FallbackToLogsOnError' as const,
+    });
+
+    const config = p.configFile;
+    if (config) {
+      this.configMap = new ConfigFile(this, 'config', {
+        name: config.configMapName,
+        namespace: p.namespace,
+        component: p.plugin,
+        fileName: config.fileName,
+        content: config.content,
+      });
+    }
+    const configMount = config && { name: 'config', mountPath: config.mountPath, readOnly: true };
+    const plugin: Container = {
+      ...container(
+        'plugin',
+        [...PLUGIN_ENTRY, p.plugin],
+        [
+          `--http-addr=:${p.httpPort}`,
+          `--log-level=${p.logLevel}`,
+          `--log-format=${p.logFormat}`,
+          ...(p.args ?? []),
+        ],
+        p.env,
+      ),
+      ports: [{ name: 'http', containerPort: p.httpPort, protocol: 'TCP' }],
+      volumeMounts: [
+        ...[HOST_PATHS.devicePlugins, ...p.hostPaths].flatMap(volumeMount),
+        ...(configMount ? [configMount] : []),
+      ],
+      livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, timeoutSeconds: 3 },
+      readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 10, timeoutSeconds: 3 },
+    };
+    const initContainers = (p.initContainers ?? []).flatMap((init) =>
+      when(init.when, {
+        ...container(init.name, init.command, init.args, init.env),
+        volumeMounts: init.hostPaths.flatMap(volumeMount),
+      }),
+    );
+
+    const spec: PodSpec = {
+      automountServiceAccountToken: false, // no plugin calls the API server
+      enableServiceLinks: false,
+      priorityClassName: 'system-node-critical',
+      ...(p.hostNetwork && { hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' }),
+      nodeSelector: p.nodeSelector,
+      tolerations: p.tolerations,
+      securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+      ...(initContainers.length > 0 && { initContainers }),
+      containers: [plugin],
+      volumes: [
+        ...uniqueHostPaths([
+          HOST_PATHS.devicePlugins,
+          ...p.hostPaths,
+          ...(p.initContainers ?? []).flatMap((init) => init.hostPaths),
+        ]).flatMap(hostPathVolume),
+        ...(config ? [{ name: 'config', configMap: { name: config.configMapName } }] : []),
+      ],
+    };
+
+    this.apiObject = new ApiObject(this, 'resource', {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: this.name, namespace: p.namespace, labels },
+      spec: {
+        selector: { matchLabels: labels },
+        updateStrategy: { type: 'RollingUpdate' },
+        template: { metadata: { labels }, spec },
+      },
+    });
+  }
+}
+
+function volumeMount(mount: HostPathMount): VolumeMount[] {
+  return when(mount.when, {
+    name: mount.name,
+    mountPath: mount.mountPath ?? mount.path,
+    readOnly: mount.readOnly,
+  });
+}
+
+function hostPathVolume(mount: HostPathMount): Volume[] {
+  return when(mount.when, { name: mount.name, hostPath: { path: mount.path, type: mount.type } });
+}
+
+/** One volume per name: the first mention wins (the main container's, which has no condition). */
+function uniqueHostPaths(mounts: HostPathMount[]): HostPathMount[] {
+  const byName = new Map<string, HostPathMount>();
+  for (const mount of mounts) if (!byName.has(mount.name)) byName.set(mount.name, mount);
+  return [...byName.values()];
+}

@@ -1,0 +1,83 @@
+/**
+ * CXI pod networking through Multus: one NetworkAttachmentDefinition (k8s.cni.cncf.io/v1) per Slingshot NIC,
+ * an ipvlan on `hsnN` with Whereabouts IPAM, as upstream's cxi-k8s-device-plugin deploys them.
+ */
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import { componentLabels } from './common';
+import { defineDerivation } from './helm/symbolic';
+
+export type IpvlanMode = 'l2' | 'l3' | 'l3s';
+
+export interface CxiNic {
+  /** Host interface the ipvlan sits on, e.g. `hsn0`. */
+  readonly master: string;
+  readonly mode: IpvlanMode;
+  /** Whereabouts range in CIDR notation, e.g. `10.150.10.1/28`. */
+  readonly range: string;
+}
+
+/** Upstream's four NICs and ranges. */
+export const DEFAULT_CXI_NICS: CxiNic[] = [0, 1, 2, 3].map((n) => ({
+  master: `hsn${n}`,
+  mode: 'l2',
+  range: `10.150.${10 + n}.1/28`,
+}));
+
+/** The NAD name for a NIC (upstream's naming). */
+export function cxiNetworkName(master: string): string {
+  return `${master}-ipvlan`;
+}
+
+/** The CNI config a NAD carries, as the JSON string `spec.config` holds. */
+export function ipvlanConfig(nic: CxiNic): string {
+  return JSON.stringify({
+    cniVersion: '0.3.1',
+    type: 'ipvlan',
+    master: nic.master,
+    mode: nic.mode,
+    ipam: { type: 'whereabouts', range: nic.range },
+  });
+}
+
+export interface CxiNetworkAttachmentProps {
+  readonly namespace: string;
+  readonly nic: CxiNic;
+}
+
+export class CxiNetworkAttachment extends ApiObject {
+  constructor(scope: Construct, id: string, props: CxiNetworkAttachmentProps) {
+    super(scope, id, {
+      apiVersion: 'k8s.cni.cncf.io/v1',
+      kind: 'NetworkAttachmentDefinition',
+      metadata: {
+        name: cxiNetworkName(props.nic.master),
+        namespace: props.namespace,
+        labels: componentLabels('cxi'),
+      },
+      spec: { config: ipvlanConfig(props.nic) },
+    });
+  }
+}
+
+/**
+ * The `k8s.v1.cni.cncf.io/networks` annotation value that attaches a pod to every NIC's network, keeping the
+ * NIC's name inside the pod. Keys in alphabetical order, as Helm's `toJson` writes them.
+ */
+export const cxiNetworksAnnotation = defineDerivation({
+  name: 'kdp.cxi.networksAnnotation',
+  compute: ({ nics, namespace }: { nics: readonly CxiNic[]; namespace: string }) =>
+    JSON.stringify(
+      nics.map((nic) => ({ interface: nic.master, name: cxiNetworkName(nic.master), namespace })),
+    ),
+  template: `{{- $networks := list -}}
+{{- range .nics -}}
+{{- $networks = append $networks (dict "interface" .master "name" (printf "%s-ipvlan" .master) "namespace" $.namespace) -}}
+{{- end -}}
+{{- toJson $networks -}}`,
+});
+
+/** The networks annotation for these NICs' NADs in `namespace` (for charts composed in code). */
+export function cxiNetworks(nics: readonly CxiNic[], namespace: string): string {
+  return cxiNetworksAnnotation.compute({ nics, namespace });
+}

@@ -1,0 +1,73 @@
+/**
+ * Generic device-node plugin: resources defined by globs of host device nodes, from a config file shipped in
+ * a ConfigMap (hot-reloaded by the plugin when the ConfigMap changes).
+ */
+import { Construct } from 'constructs';
+import { labelMap, NODE_LABELS } from '../../nfd-rules';
+import { objectName, withDefaults } from '../common';
+import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS } from '../daemonset';
+import { goJson } from '../helm/go-json';
+import { defineDerivation, derive } from '../helm/symbolic';
+
+export interface DevnodeResource {
+  /** Resource name, e.g. `example.com/crand`. */
+  readonly name: string;
+  /** Glob of device nodes under /dev, e.g. `crand*`. */
+  readonly glob: string;
+  /** Path template of the node in the container (default: its host path). */
+  readonly containerPath?: string;
+  /** cgroup permissions, e.g. `rw` or `rwm`. */
+  readonly permissions?: string;
+  /** Pods that may share one node. */
+  readonly shareCount?: number;
+}
+
+/** The plugin's config file. */
+export interface DevnodeConfig {
+  readonly resources: DevnodeResource[];
+}
+
+/** The example of ihcsim's demo: character clones of /dev/random named crand0..2. */
+export const DEVNODE_EXAMPLE: DevnodeConfig = { resources: [{ name: 'example.com/crand', glob: 'crand*' }] };
+
+export interface DevnodePluginProps extends DevicePluginOptions {
+  /** Default: the crand example. */
+  readonly config?: DevnodeConfig;
+}
+
+export const DEVNODE_DEFAULTS = {
+  config: DEVNODE_EXAMPLE,
+  httpPort: 8083,
+  nodeSelector: labelMap(NODE_LABELS.devnode),
+};
+
+/** JSON is YAML too: the plugin reads the file either way, and JSON is what Helm can write byte-exactly. */
+const CONFIG_DIR = '/etc/kube-device-plugins';
+const CONFIG_FILE = 'devnode.json';
+
+export const devnodeConfigJson = defineDerivation({
+  name: 'kdp.devnode.configJson',
+  compute: ({ resources }: { resources: readonly DevnodeResource[] }) => goJson({ resources }, true),
+  template: '{{- dict "resources" .resources | toPrettyJson -}}',
+});
+
+export class DevnodePlugin extends Construct {
+  readonly daemonSet: DevicePluginDaemonSet;
+
+  constructor(scope: Construct, id: string, props: DevnodePluginProps = {}) {
+    super(scope, id);
+    const p = withDefaults(DEVNODE_DEFAULTS, props);
+    this.daemonSet = new DevicePluginDaemonSet(this, 'daemonset', {
+      ...p,
+      plugin: 'devnode',
+      args: [`--config=${CONFIG_DIR}/${CONFIG_FILE}`],
+      hostPaths: [HOST_PATHS.dev, HOST_PATHS.cdi],
+      configFile: {
+        configMapName: objectName('devnode'),
+        mountPath: CONFIG_DIR,
+        fileName: CONFIG_FILE,
+        content: derive(devnodeConfigJson, { resources: p.config.resources }),
+      },
+    });
+  }
+}

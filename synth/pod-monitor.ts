@@ -1,0 +1,31 @@
+/** A Prometheus Operator PodMonitor (monitoring.coreos.com/v1) scraping every plugin's /metrics. */
+import { ApiObject, JsonPatch } from 'cdk8s';
+import { Construct } from 'constructs';
+import { APP_NAME } from './common';
+
+export interface PluginPodMonitorProps {
+  readonly namespace: string;
+  /** Labels of the PodMonitor itself: the ones your Prometheus' podMonitorSelector matches. */
+  readonly labels: Record<string, string>;
+  /** Scrape interval, e.g. `30s`. */
+  readonly interval: string;
+}
+
+export class PluginPodMonitor extends ApiObject {
+  constructor(scope: Construct, id: string, props: PluginPodMonitorProps) {
+    super(scope, id, {
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PodMonitor',
+      metadata: { name: APP_NAME, namespace: props.namespace },
+      spec: {
+        selector: { matchLabels: { 'app.kubernetes.io/name': APP_NAME } },
+        namespaceSelector: { matchNames: [props.namespace] },
+        // Series carry the plugin they come from.
+        podTargetLabels: ['app.kubernetes.io/component'],
+        podMetricsEndpoints: [{ port: 'http', path: '/metrics', interval: props.interval }],
+      },
+    });
+    // cdk8s copies metadata.labels key by key; set the map whole, so a map from values.yaml passes intact.
+    this.addJsonPatch(JsonPatch.add('/metadata/labels', props.labels));
+  }
+}

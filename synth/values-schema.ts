@@ -1,0 +1,299 @@
+/**
+ * values.schema.json, written as code. Helm checks values against it on install, upgrade, template and lint,
+ * so a typo or a wrong type fails with the value's path instead of a broken manifest. It also drives the
+ * generated values.yaml comments, the chart README and the symbolic values of template mode.
+ *
+ * Strings that end up inside JSON or CEL literals (names, paths, NICs) have patterns without quotes or
+ * backslashes, so they can be substituted verbatim.
+ */
+import { CEX_CONFIG_SET_SCHEMA } from './cex-config';
+
+export interface JsonSchema {
+  description?: string;
+  type?: string | string[];
+  enum?: unknown[];
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: boolean | JsonSchema;
+  required?: string[];
+  items?: JsonSchema;
+  [keyword: string]: unknown;
+}
+
+/**
+ * An object with fixed keys, which values.yaml, the README and template mode descend into. Free-form maps
+ * (nodeSelector, labels) and lists are taken whole.
+ */
+export function hasFixedKeys(schema: JsonSchema): boolean {
+  return schema.type === 'object' && schema.properties !== undefined && schema.additionalProperties === false;
+}
+
+const str = (description: string, pattern?: string): JsonSchema => ({
+  description,
+  type: 'string',
+  ...(pattern && { pattern }),
+});
+const int = (description: string, minimum: number, maximum?: number): JsonSchema => ({
+  description,
+  type: 'integer',
+  minimum,
+  ...(maximum !== undefined && { maximum }),
+});
+const bool = (description: string): JsonSchema => ({ description, type: 'boolean' });
+const oneOf = (description: string, values: string[]): JsonSchema => ({
+  description,
+  type: 'string',
+  enum: values,
+});
+
+/** An object whose keys are all required and no others allowed (Helm merges values.yaml in, so all exist). */
+function section(description: string, properties: Record<string, JsonSchema>): JsonSchema {
+  return {
+    description,
+    type: 'object',
+    additionalProperties: false,
+    required: Object.keys(properties),
+    properties,
+  };
+}
+
+const PATTERNS = {
+  /** Extended resource name: `<DNS subdomain>/<name>`. */
+  resourceName:
+    '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$',
+  /** A resource name, or empty for "off". */
+  optionalResourceName:
+    '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$',
+  /** An absolute path without `//`, `/` at the end, or characters that would need quoting. */
+  absolutePath: '^(/[A-Za-z0-9_.@+-]+)+$',
+  /** The same, at least two levels deep (its parent directory is mounted). */
+  nestedPath: '^(/[A-Za-z0-9_.@+-]+){2,}$',
+  /** A duration as the plugins' flags take it: one number and unit. */
+  duration: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$',
+  /** Kubernetes quantity. */
+  quantity: '^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?[0-9]+)?$',
+  interfaceName: '^[A-Za-z0-9_.-]{1,15}$',
+  cidr: '^([0-9]{1,3}\\.){3}[0-9]{1,3}/[0-9]{1,2}$|^[0-9A-Fa-f:]+/[0-9]{1,3}$',
+};
+
+const stringMap = (description: string): JsonSchema => ({
+  description,
+  type: 'object',
+  additionalProperties: { type: 'string' },
+});
+
+const quantities: JsonSchema = {
+  type: 'object',
+  additionalProperties: { type: ['string', 'number'], pattern: PATTERNS.quantity },
+};
+
+/** The keys every plugin section has besides its own. */
+function plugin(name: string, description: string, own: Record<string, JsonSchema>): JsonSchema {
+  return section(description, {
+    enabled: bool(`Deploy the ${name} plugin.`),
+    ...own,
+    httpPort: int(
+      `Port of the plugin's /healthz, /readyz and /metrics (distinct per plugin: netdevice uses the host network).`,
+      1,
+      65535,
+    ),
+    nodeSelector: stringMap(
+      `Nodes the ${name} DaemonSet runs on. The default is the label its NodeFeatureRule sets.`,
+    ),
+    tolerations: {
+      description: 'Tolerations of the DaemonSet pods (default: every taint, as node agents do).',
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          key: { type: 'string' },
+          operator: { enum: ['Exists', 'Equal'] },
+          value: { type: 'string' },
+          effect: { enum: ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] },
+          tolerationSeconds: { type: 'integer' },
+        },
+      },
+    },
+    resources: {
+      description: 'Container resources (no CPU limit by default: throttling only delays a kubelet call).',
+      type: 'object',
+      additionalProperties: false,
+      properties: { requests: quantities, limits: quantities },
+    },
+  });
+}
+
+const sharedCount = int(
+  'Interchangeable IDs advertised for the one device: how many pods per node may use it.',
+  1,
+  10000,
+);
+
+export const VALUES_SCHEMA: JsonSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  title: 'kube-device-plugins values',
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'image',
+    'logLevel',
+    'logFormat',
+    'nfd',
+    'policies',
+    'podMonitor',
+    'tdx',
+    'kvm',
+    'devnode',
+    'cxi',
+    'netdevice',
+    'cex',
+  ],
+  properties: {
+    global: {
+      description: 'Values an umbrella chart shares with its subcharts (unused here).',
+      type: 'object',
+    },
+    image: section('The one image every plugin runs.', {
+      repository: str('Image repository.', '^[a-z0-9][a-z0-9._/:-]*$'),
+      tag: str('Image tag (default: the chart appVersion).', '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'),
+      pullPolicy: oneOf('Image pull policy.', ['IfNotPresent', 'Always', 'Never']),
+    }),
+    logLevel: oneOf('Log level of every plugin (--log-level).', ['debug', 'info', 'warn', 'error']),
+    logFormat: oneOf('Log format of every plugin (--log-format).', ['json', 'text']),
+    nfd: section('Node Feature Discovery rules that label the nodes each plugin selects.', {
+      enabled: bool(
+        'Create a NodeFeatureRule per enabled plugin (only when the cluster serves nfd.k8s-sigs.io).',
+      ),
+    }),
+    policies: section('Admission policies.', {
+      enabled: bool(
+        'CXI: MutatingAdmissionPolicy adding the Multus networks annotation (when the cluster serves it). CEX: ValidatingAdmissionPolicy keeping each config set to its project namespace.',
+      ),
+    }),
+    podMonitor: section("A Prometheus Operator PodMonitor scraping every plugin's /metrics.", {
+      enabled: bool('Create it (only when the cluster serves monitoring.coreos.com/v1 PodMonitor).'),
+      interval: str('Scrape interval.', PATTERNS.duration),
+      labels: stringMap('Labels of the PodMonitor (add the ones your Prometheus selects).'),
+    }),
+    tdx: plugin('TDX guest', 'Intel TDX guest device (/dev/tdx_guest) and the CCNP socket dir.', {
+      resourceName: str('Resource name (--resource-name).', PATTERNS.resourceName),
+      sharedCount,
+      udsDir: str(
+        'Host directory of the CCNP sockets, mounted into pods (--uds-dir).',
+        PATTERNS.absolutePath,
+      ),
+      udsResourceName: str(
+        'Also offer the UDS dir as this resource, e.g. tdx.intel.com/ccnp-uds ("" = off).',
+        PATTERNS.optionalResourceName,
+      ),
+      tsmReport: bool(
+        'Also mount the configfs-tsm report dir (/sys/kernel/config/tsm/report) (--tsm-report).',
+      ),
+    }),
+    kvm: plugin('KVM', '/dev/kvm shared among pods.', {
+      resourceName: str(
+        'Resource name, e.g. devices.kubevirt.io/kvm (--resource-name).',
+        PATTERNS.resourceName,
+      ),
+      sharedCount,
+      cdi: bool('Write a CDI spec and return CDI device names (--cdi).'),
+    }),
+    devnode: plugin('device-node', 'Generic device nodes, by glob under /dev (label nodes by hand).', {
+      config: section("The plugin's config file, shipped in a ConfigMap (hot-reloaded).", {
+        resources: {
+          description: 'The resources: each a glob of device nodes under /dev.',
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'glob'],
+            properties: {
+              name: str('Resource name.', PATTERNS.resourceName),
+              glob: { description: 'Glob of device nodes under /dev.', type: 'string', minLength: 1 },
+              containerPath: { description: 'Path template in the container.', type: 'string' },
+              permissions: str('cgroup permissions.', '^[rwm]{1,3}$'),
+              shareCount: int('Pods per device node.', 1),
+            },
+          },
+        },
+      }),
+    }),
+    cxi: plugin('CXI', 'HPE Slingshot NICs.', {
+      resourceName: str('Resource name (--resource-name).', PATTERNS.resourceName),
+      rescanInterval: str('Re-discovery period (--rescan-interval).', PATTERNS.duration),
+      healthInterval: str('Health check period (--health-interval).', PATTERNS.duration),
+      cdi: bool('Return CDI names hpe.com/cxi=<N> and run cxi-cdi-generator as an init container (--cdi).'),
+      virtualDevices: int('IDs per NIC, so several pods share a NIC (--virtual-devices).', 1, 1024),
+      ofiRoot: str('Host directory of libfabric (--ofi-root).', PATTERNS.absolutePath),
+      cxiRoot: str('Host directory of libcxi (--cxi-root).', PATTERNS.absolutePath),
+      nics: {
+        description:
+          'One Multus NetworkAttachmentDefinition (ipvlan + Whereabouts) per NIC; [] = no pod networking.',
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['master', 'mode', 'range'],
+          properties: {
+            master: str(
+              'Host interface, e.g. hsn0 (the NAD is named <master>-ipvlan).',
+              PATTERNS.interfaceName,
+            ),
+            mode: oneOf('ipvlan mode.', ['l2', 'l3', 'l3s']),
+            range: str('Whereabouts IP range in CIDR notation.', PATTERNS.cidr),
+          },
+        },
+      },
+    }),
+    netdevice: plugin('netdevice', 'Host network interfaces moved into pods (opt-in per node).', {
+      resourceName: str('Resource name (--resource-name).', PATTERNS.resourceName),
+      interfaces: {
+        description:
+          'Regex of the interfaces offered (--interfaces). Loopback, the default-route link and bridge/bond uplinks are never offered.',
+        type: 'string',
+        minLength: 1,
+      },
+      cdiMode: oneOf('netdevices (CDI netDevices, runtime moves the link) or hooks (our OCI hook does).', [
+        'netdevices',
+        'hooks',
+      ]),
+      hookDir: str(
+        'Host directory the init container installs the OCI hook into (--hook-dir).',
+        PATTERNS.absolutePath,
+      ),
+      nfdRule: bool(
+        'Label nodes having a physical NIC that matches `interfaces` (else label nodes by hand).',
+      ),
+    }),
+    cex: plugin('CEX', "IBM Z CryptoExpress adapters (APQNs), configured as IBM's k8s-cex-dev-plugin.", {
+      configSets: {
+        description: 'The crypto config sets (ConfigMap cex-resources-config, file cex_resources.json).',
+        type: 'array',
+        items: CEX_CONFIG_SET_SCHEMA,
+      },
+      apqnCheckInterval: int('Seconds between APQN scans (APQN_CHECK_INTERVAL).', 10, 120),
+      cryptoconfigCheckInterval: int('Seconds between config checks (CRYPTOCONFIG_CHECK_INTERVAL).', 30, 300),
+      podlisterPollInterval: int('Seconds between PodResources polls (PODLISTER_POLL_INTERVAL).', 10, 60),
+      resourceDeleteNeverUsed: int(
+        'Seconds before a never-used zcrypt node is removed (RESOURCE_DELETE_NEVER_USED).',
+        30,
+        3600,
+      ),
+      resourceDeleteUnused: int(
+        'Seconds before an unused zcrypt node is removed (RESOURCE_DELETE_UNUSED).',
+        30,
+        900,
+      ),
+      apqnOvercommitLimit: int('Default pods per APQN (APQN_OVERCOMMIT_LIMIT).', 1, 100),
+      apqnLiveSysfs: int('Default sysfs view: 1 live, 0 static (APQN_LIVE_SYSFS).', 0, 1),
+      shadowSysfsDir: str(
+        'Host directory of the shadow sysfs trees (SHADOWSYSFS_BASEDIR).',
+        PATTERNS.absolutePath,
+      ),
+    }),
+  },
+};
