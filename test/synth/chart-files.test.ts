@@ -1,0 +1,77 @@
+/**
+ * The committed chart is what `npm run synth` writes today, and its values files agree with the code.
+ */
+import Ajv from 'ajv';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as yaml from 'js-yaml';
+import { CHART_NAME, renderChart } from '../../synth/helm/render-chart';
+import { withValuesTable } from '../../synth/render';
+import { defaultValues, mergeValues } from '../../synth/values';
+import { JsonSchema, VALUES_SCHEMA, hasFixedKeys } from '../../synth/values-schema';
+import { REPO_ROOT } from './helpers/helm';
+import { VALUE_SETS } from './helpers/synth';
+
+const CHART_DIR = path.join(REPO_ROOT, 'charts', CHART_NAME);
+const rendered = renderChart();
+
+function filesUnder(dir: string, prefix = ''): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((entry) =>
+      entry.isDirectory()
+        ? filesUnder(path.join(dir, entry.name), `${prefix}${entry.name}/`)
+        : [`${prefix}${entry.name}`],
+    );
+}
+
+describe(`charts/${CHART_NAME}`, () => {
+  test('has exactly the files `npm run synth` writes (run it after changing synth/)', () => {
+    expect(filesUnder(CHART_DIR).sort()).toEqual([...rendered.keys()].sort());
+  });
+
+  test.each([...rendered.keys()])('%s is up to date (run `npm run synth`)', (file) => {
+    expect(fs.readFileSync(path.join(CHART_DIR, file), 'utf8')).toBe(rendered.get(file));
+  });
+});
+
+describe('values', () => {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  const check = ajv.compile(VALUES_SCHEMA);
+
+  test('values.yaml holds the defaults of the code', () => {
+    expect(yaml.load(rendered.get('values.yaml')!)).toEqual(defaultValues());
+  });
+
+  test.each(Object.keys(VALUE_SETS))('the schema accepts value set %s', (set) => {
+    expect(check(mergeValues(defaultValues(), VALUE_SETS[set])) ? [] : check.errors).toEqual([]);
+  });
+
+  test.each([
+    ['a missing required key', { tdx: { enabled: null } }],
+    ['an unknown key', { tdx: { sharedcount: 3 } }],
+    ['a resource name without a domain', { kvm: { resourceName: 'kvm' } }],
+    ['a relative path', { cxi: { ofiRoot: 'opt/cray' } }],
+    ['a quote in a path', { netdevice: { hookDir: '/opt/"x"' } }],
+    ['a bad CIDR', { cxi: { nics: [{ master: 'hsn0', mode: 'l2', range: '10.0.0.0' }] } }],
+    ['an out-of-range interval', { cex: { apqnCheckInterval: 5 } }],
+    ['a bad quantity', { tdx: { resources: { limits: { memory: 'lots' } } } }],
+  ])('the schema rejects %s', (_name, override) => {
+    expect(check(mergeValues(defaultValues(), override))).toBe(false);
+  });
+
+  test('docs/deploy.md carries the current values table (run `npm run synth`)', () => {
+    const docs = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'deploy.md'), 'utf8');
+    expect(docs).toBe(withValuesTable(docs));
+  });
+
+  test('the chart README lists every value', () => {
+    const paths = (schema: JsonSchema, prefix: string): string[] =>
+      Object.entries(schema.properties ?? {}).flatMap(([key, property]) => {
+        const name = prefix ? `${prefix}.${key}` : key;
+        return hasFixedKeys(property) ? paths(property, name) : [name];
+      });
+    const readme = rendered.get('README.md')!;
+    for (const name of paths(VALUES_SCHEMA, '')) expect(readme).toContain(`| \`${name}\` |`);
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * The rendered chart under real Helm 3 and Helm 4: lint, equality with `cdk8s synth`, values overrides,
+ * capability gating, schema rejection and NOTES.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { DEFAULT_CLUSTER_APIS, helmApiVersionFlags } from '../../synth/cluster-apis';
+import { writeChart } from '../../synth/render';
+import { Helm, K8sObject, helmTemplate, helms, objectKey, runHelm } from './helpers/helm';
+import { VALUE_SETS, synthObjects } from './helpers/synth';
+
+const chartDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-chart-')), 'kube-device-plugins');
+beforeAll(() => writeChart(chartDir));
+afterAll(() => fs.rmSync(path.dirname(chartDir), { recursive: true, force: true }));
+
+/** `--api-versions` flags for every optional API, as the cdk8s app assumes by default. */
+const ALL_APIS = helmApiVersionFlags(DEFAULT_CLUSTER_APIS).filter((flag) => flag !== '--api-versions');
+
+function byKey(objects: K8sObject[]): Record<string, K8sObject> {
+  const map: Record<string, K8sObject> = {};
+  for (const object of objects) {
+    const key = objectKey(object);
+    if (key in map) throw new Error(`duplicate object ${key}`);
+    map[key] = object;
+  }
+  return map;
+}
+
+/**
+ * NOTES.txt as Helm renders it. `helm template` leaves NOTES out (and Helm 3's dry-run install needs a cluster),
+ * so a copy of the chart gets a probe template that includes NOTES.txt by its template name.
+ */
+function renderNotes(helm: Helm, values: unknown, apiVersions: string[] = []): string {
+  const probeChart = path.join(path.dirname(chartDir), 'notes-probe', 'kube-device-plugins');
+  if (!fs.existsSync(probeChart)) {
+    fs.cpSync(chartDir, probeChart, { recursive: true });
+    fs.writeFileSync(
+      path.join(probeChart, 'templates', 'notes-probe.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes-probe\ndata:\n' +
+        '  notes: {{ include "kube-device-plugins/templates/NOTES.txt" . | toJson }}\n',
+    );
+  }
+  const rendered = helmTemplate(helm, probeChart, {
+    values,
+    apiVersions,
+    extraArgs: ['--show-only', 'templates/notes-probe.yaml'],
+  });
+  expect(rendered.stderr).toBe('');
+  return (rendered.objects[0] as unknown as { data: { notes: string } }).data.notes;
+}
+
+function kinds(objects: K8sObject[]): string[] {
+  return [...new Set(objects.map((o) => o.kind))].sort();
+}
+
+describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Helm]))('%s', (_name, helm) => {
+  test('lints clean with --strict, with default and customised values', () => {
+    const lint = runHelm(helm, ['lint', '--strict', chartDir]);
+    expect(lint.stderr).toBe('');
+    expect(lint.status).toBe(0);
+    const valuesFile = path.join(path.dirname(chartDir), 'custom.yaml');
+    fs.writeFileSync(valuesFile, JSON.stringify(VALUE_SETS['everything-customised']));
+    expect(runHelm(helm, ['lint', '--strict', chartDir, '--values', valuesFile]).status).toBe(0);
+  });
+
+  test.each(Object.keys(VALUE_SETS))('template equals cdk8s synth: %s', (set) => {
+    const rendered = helmTemplate(helm, chartDir, { values: VALUE_SETS[set], apiVersions: ALL_APIS });
+    expect(rendered.stderr).toBe('');
+    expect(byKey(rendered.objects)).toEqual(byKey(synthObjects(VALUE_SETS[set])));
+  });
+
+  test('a disabled plugin leaves no object behind', () => {
+    const all = helmTemplate(helm, chartDir, { apiVersions: ALL_APIS }).objects;
+    const withoutCxi = helmTemplate(helm, chartDir, {
+      values: { cxi: { enabled: false } },
+      apiVersions: ALL_APIS,
+    });
+    const cxiObjects = all.filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'cxi');
+    expect(kinds(cxiObjects)).toEqual([
+      'DaemonSet',
+      'MutatingAdmissionPolicy',
+      'MutatingAdmissionPolicyBinding',
+      'NetworkAttachmentDefinition',
+      'NodeFeatureRule',
+    ]);
+    expect(withoutCxi.objects.map(objectKey).sort()).toEqual(
+      all
+        .filter((o) => !cxiObjects.includes(o))
+        .map(objectKey)
+        .sort(),
+    );
+  });
+
+  test('without the optional APIs, their objects are skipped and NOTES says why', () => {
+    const bare = helmTemplate(helm, chartDir, { values: { podMonitor: { enabled: true } } });
+    expect(kinds(bare.objects)).toEqual([
+      'ConfigMap',
+      'DaemonSet',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+    ]);
+    const notes = renderNotes(helm, { podMonitor: { enabled: true } });
+    expect(notes).toContain('tdx: intel.feature.node.kubernetes.io/tdx-guest=enabled');
+    for (const skipped of [
+      'NodeFeatureRules skipped',
+      'NetworkAttachmentDefinitions skipped',
+      'MutatingAdmissionPolicy skipped',
+      'PodMonitor skipped',
+    ]) {
+      expect(notes).toContain(skipped);
+    }
+    expect(renderNotes(helm, { podMonitor: { enabled: true } }, ALL_APIS)).not.toContain('skipped');
+  });
+
+  test('each optional API is detected from its own --api-versions entry', () => {
+    const only = (flag: string) => kinds(helmTemplate(helm, chartDir, { apiVersions: [flag] }).objects);
+    expect(only('nfd.k8s-sigs.io/v1alpha1')).toContain('NodeFeatureRule'); // a bare group/version suffices for CRDs
+    expect(only('k8s.cni.cncf.io/v1/NetworkAttachmentDefinition')).toContain('NetworkAttachmentDefinition');
+    // admissionregistration.k8s.io/v1beta1 is in Helm's built-in list: only the Kind entry counts.
+    expect(only('admissionregistration.k8s.io/v1beta1')).not.toContain('MutatingAdmissionPolicy');
+    for (const version of ['v1', 'v1beta1', 'v1alpha1']) {
+      const objects = helmTemplate(helm, chartDir, {
+        apiVersions: [`admissionregistration.k8s.io/${version}/MutatingAdmissionPolicy`],
+      }).objects.filter((o) => o.kind.startsWith('MutatingAdmissionPolicy'));
+      expect(objects.map((o) => o.apiVersion)).toEqual([
+        `admissionregistration.k8s.io/${version}`,
+        `admissionregistration.k8s.io/${version}`,
+      ]);
+    }
+  });
+
+  test.each([
+    [{ tdx: { sharedCount: 'many' } }, 'sharedCount'],
+    [{ tdx: { sharedCount: 0 } }, 'sharedCount'],
+    [{ kvm: { enabledd: true } }, 'enabledd'],
+    [{ cxi: { nics: [{ master: 'hsn0', mode: 'l4', range: '10.0.0.0/24' }] } }, 'mode'],
+    [{ cxi: { rescanInterval: '30 seconds' } }, 'rescanInterval'],
+    [{ cex: { configSets: [{ setname: 'bad name', project: 'p', apqns: [] }] } }, 'setname'],
+    [
+      { cex: { configSets: [{ setname: 's', project: 'p', apqns: [{ adapter: 256, domain: 0 }] }] } },
+      'adapter',
+    ],
+    [{ image: { pullPolicy: 'Sometimes' } }, 'pullPolicy'],
+  ])('rejects bad values %j, naming %s', (values, field) => {
+    const result = helmTemplate(helm, chartDir, { values });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain("values don't meet the specifications of the schema");
+    expect(result.stderr).toContain(field);
+  });
+});
