@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+#
+# The one image every kube-device-plugins DaemonSet runs:
+#   node /app/bin/kube-device-plugins.js <plugin> [flags]   the plugins (tdx, kvm, devnode, cxi, netdevice, cex)
+#   node /app/bin/cxi-cdi-generator.js                      CXI's CDI spec generator (init container)
+#   /app/plugins/netdevice/hooks/netdevice-hook.sh          netdevice's OCI hook (copied onto the host)
+#
+#   docker build -t ghcr.io/kube-device-plugins/kube-device-plugins:0.1.0 .
+
+FROM node:20-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY . .
+RUN npm run build
+
+FROM node:20-slim
+# iproute2 and util-linux (nsenter): what netdevice's hook needs where it runs, shipped here so the image
+# holds everything the hook is tested against.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iproute2 util-linux \
+ && rm -rf /var/lib/apt/lists/*
+# The CXI DaemonSet mounts the host's /usr/lib64 (libcxi) at the same path, so the paths it hands to the
+# kubelet stay true. On Debian /lib64 is a link to /usr/lib64, where the ELF loader's path lives: give /lib64
+# its own link to the loader first, so the host's directory cannot replace it. One process does it, because no
+# dynamically linked program can start while /lib64 is gone.
+RUN node -e " \
+  const fs = require('fs'); \
+  if (process.arch !== 'x64' || !fs.lstatSync('/lib64').isSymbolicLink()) process.exit(0); \
+  const loader = fs.realpathSync('/lib64/ld-linux-x86-64.so.2'); \
+  fs.unlinkSync('/lib64'); fs.mkdirSync('/lib64'); fs.symlinkSync(loader, '/lib64/ld-linux-x86-64.so.2');" \
+ && node --version
+
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build /src/dist ./dist
+COPY bin ./bin
+COPY proto ./proto
+COPY --chmod=0755 plugins/netdevice/hooks/netdevice-hook.sh ./plugins/netdevice/hooks/netdevice-hook.sh
+
+# The DaemonSets set command and args; this default shows the usage.
+ENTRYPOINT ["node", "/app/bin/kube-device-plugins.js"]
+CMD ["--help"]
