@@ -61,7 +61,8 @@ export class CxiPlugin extends Construct {
         `--ofi-root=${p.ofiRoot}`,
         `--cxi-root=${p.cxiRoot}`,
       ],
-      hostPaths: [HOST_PATHS.dev, ...libraries],
+      // In CDI mode the plugin reads the generated spec to answer Allocate.
+      hostPaths: [HOST_PATHS.dev, ...libraries, { ...HOST_PATHS.cdi, readOnly: true, when: p.cdi }],
       initContainers: [
         {
           name: 'cdi-generator',
@@ -72,7 +73,7 @@ export class CxiPlugin extends Construct {
             { name: 'OFI_ROOT', value: p.ofiRoot },
             { name: 'CXI_ROOT', value: p.cxiRoot },
           ],
-          hostPaths: [HOST_PATHS.dev, ...libraries, { ...HOST_PATHS.cdi, when: p.cdi }],
+          hostPaths: [HOST_PATHS.dev, ...libraries, HOST_PATHS.cdi],
         },
       ],
     });

@@ -6,7 +6,7 @@
 import { Construct } from 'constructs';
 import { labelMap, NODE_LABELS } from '../../nfd-rules';
 import { withDefaults } from '../common';
-import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS } from '../daemonset';
+import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS, HostPathMount } from '../daemonset';
 
 export type NetdeviceCdiMode = 'netdevices' | 'hooks';
 
@@ -34,12 +34,11 @@ export const NETDEVICE_DEFAULTS = {
 };
 
 const HOOK_SOURCE = '/app/plugins/netdevice/hooks/netdevice-hook.sh';
-const HOOK_MOUNT = '/host-hook-dir';
 /** Write beside, then rename: a runtime starting a container never runs a half-written hook. */
 const INSTALL_HOOK = [
   'set -eu',
-  `install -m 0755 ${HOOK_SOURCE} ${HOOK_MOUNT}/.netdevice-hook.sh.new`,
-  `mv -f ${HOOK_MOUNT}/.netdevice-hook.sh.new ${HOOK_MOUNT}/netdevice-hook.sh`,
+  `install -m 0755 ${HOOK_SOURCE} "$HOOK_DIR/.netdevice-hook.sh.new"`,
+  'mv -f "$HOOK_DIR/.netdevice-hook.sh.new" "$HOOK_DIR/netdevice-hook.sh"',
 ].join('\n');
 
 export class NetdevicePlugin extends Construct {
@@ -48,6 +47,12 @@ export class NetdevicePlugin extends Construct {
   constructor(scope: Construct, id: string, props: NetdevicePluginProps = {}) {
     super(scope, id);
     const p = withDefaults(NETDEVICE_DEFAULTS, props);
+    const hookDir: HostPathMount = {
+      name: 'hook-dir',
+      path: p.hookDir,
+      type: 'DirectoryOrCreate',
+      readOnly: false,
+    };
     this.daemonSet = new DevicePluginDaemonSet(this, 'daemonset', {
       ...p,
       plugin: 'netdevice',
@@ -58,20 +63,14 @@ export class NetdevicePlugin extends Construct {
         `--cdi-mode=${p.cdiMode}`,
         `--hook-dir=${p.hookDir}`,
       ],
-      hostPaths: [HOST_PATHS.cdi, HOST_PATHS.podResources],
+      // The hook dir read-only too: the plugin checks that the hook it names in CDI specs is there.
+      hostPaths: [HOST_PATHS.cdi, HOST_PATHS.podResources, { ...hookDir, readOnly: true }],
       initContainers: [
         {
           name: 'install-hook',
           command: ['/bin/sh', '-c', INSTALL_HOOK],
-          hostPaths: [
-            {
-              name: 'hook-dir',
-              path: p.hookDir,
-              type: 'DirectoryOrCreate',
-              readOnly: false,
-              mountPath: HOOK_MOUNT,
-            },
-          ],
+          env: [{ name: 'HOOK_DIR', value: p.hookDir }],
+          hostPaths: [hookDir],
         },
       ],
     });

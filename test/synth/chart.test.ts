@@ -106,6 +106,7 @@ test('each plugin mounts only the host paths it reads', () => {
     ...dp,
     '/var/run/cdi': '/var/run/cdi',
     '/var/lib/kubelet/pod-resources (ro)': '/var/lib/kubelet/pod-resources',
+    '/opt/cdi/bin (ro)': '/opt/cdi/bin',
   });
   expect(mounts(podSpec(defaults, 'cex'))).toEqual({
     ...dp,
@@ -126,6 +127,7 @@ test('optional features bring their host paths and init containers only when on'
   expect(generator.command).toEqual(['node', '/app/bin/cxi-cdi-generator.js']);
   expect(generator.args).toEqual(['--cdi-dir', '/var/run/cdi']);
   expect(mounts(podSpec(custom, 'cxi'), generator)['/var/run/cdi']).toBe('/var/run/cdi');
+  expect(mounts(podSpec(custom, 'cxi'))['/var/run/cdi (ro)']).toBe('/var/run/cdi');
   expect(mounts(podSpec(custom, 'cxi'), generator)['/opt/cray/libfabric/lib64 (ro)']).toBe(
     '/opt/cray/libfabric/lib64',
   );
@@ -168,7 +170,8 @@ test('netdevice sees the host network and installs its hook with an init contain
   const [install] = spec.initContainers!;
   expect(install.command.slice(0, 2)).toEqual(['/bin/sh', '-c']);
   expect(install.command[2]).toContain('install -m 0755 /app/plugins/netdevice/hooks/netdevice-hook.sh');
-  expect(mounts(spec, install)).toEqual({ '/host-hook-dir': '/opt/cdi/bin' });
+  expect(install.env).toEqual([{ name: 'HOOK_DIR', value: '/opt/cdi/bin' }]);
+  expect(mounts(spec, install)).toEqual({ '/opt/cdi/bin': '/opt/cdi/bin' });
   expect(install.securityContext.capabilities).toEqual({ drop: ['ALL'] });
 });
 

@@ -99,5 +99,11 @@ export const VALUE_SETS: Record<string, unknown> = {
   'cxi-without-networks': {
     cxi: { nics: [] },
     cex: { configSets: [{ setname: 's1', project: 'p1', apqns: [] }] },
+    // Empty maps and lists (null removes a default key, as with helm --set x=null).
+    kvm: { tolerations: [], nodeSelector: { 'kube-device-plugins.feature.node.kubernetes.io/kvm': null } },
+    podMonitor: {
+      enabled: true,
+      labels: { 'app.kubernetes.io/name': null, 'app.kubernetes.io/component': null },
+    },
   },
 };
