@@ -4,9 +4,13 @@
  */
 import { App, Chart } from 'cdk8s';
 import { CxiPlugin, NODE_LABELS } from '../../synth';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { HpcDevicesChart } from '../../synth/examples/custom-chart';
+import { valuesFromFiles } from '../../synth/main';
 import { Container, PodSpec } from '../../synth/k8s-types';
-import { PLUGINS } from '../../synth/values';
+import { PLUGINS, defaultValues, mergeValues } from '../../synth/values';
 import { K8sObject } from './helpers/helm';
 import { VALUE_SETS, find, synthObjects } from './helpers/synth';
 
@@ -273,5 +277,20 @@ describe('as a library', () => {
       'NodeFeatureRule/hpc-cxi',
       'NodeFeatureRule/hpc-tdx',
     ]);
+  });
+
+  test('the cdk8s app merges values files over the defaults as helm -f does', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-values-'));
+    const file = path.join(dir, 'values.yaml');
+    fs.writeFileSync(file, 'cxi:\n  cdi: true\n  nics: []\ntdx:\n  nodeSelector:\n    extra: "yes"\n');
+    const merged = valuesFromFiles([file]);
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(merged).toEqual(
+      mergeValues(defaultValues(), { cxi: { cdi: true, nics: [] }, tdx: { nodeSelector: { extra: 'yes' } } }),
+    );
+    expect(merged.tdx.nodeSelector).toEqual({
+      'intel.feature.node.kubernetes.io/tdx-guest': 'enabled',
+      extra: 'yes',
+    });
   });
 });
