@@ -169,11 +169,11 @@ export function formatHelp(
     const def = s.default === undefined || s.default === '' ? '' : ` (default ${s.default})`;
     lines.push(`  ${names.padEnd(40)} ${s.help}${def}${s.env ? ` [${s.env}]` : ''}`);
   }
+  lines.push('  --help'.padEnd(42) + ' show this help');
   if (extraEnv.length) {
     lines.push('', 'Environment variables:');
     for (const e of extraEnv) lines.push(`  ${e.name.padEnd(40)} ${e.help}`);
   }
-  lines.push('  --help'.padEnd(42) + ' show this help');
   return lines.join('\n') + '\n';
 }
 
