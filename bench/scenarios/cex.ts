@@ -43,17 +43,10 @@ async function run(): Promise<BenchRow[]> {
   const kubelet = new KubeletSimulator({ devicePluginDir, podResourcesSocket });
   await kubelet.start();
   const manager = new PluginManager({ devicePluginDir, log: silentLogger });
-  const p = host.paths;
   const cex = new CexPlugin(
     {
       nodeName: 'bench',
-      configFile: p.configFile,
-      sysinfoFile: p.sysinfoFile,
-      apBusDir: p.apBusDir,
-      apDevsDir: p.apDevsDir,
-      zcryptClassDir: p.zcryptClassDir,
-      devfsRoot: p.devfsRoot,
-      shadowBaseDir: p.shadowBaseDir,
+      ...host.settings,
       podResourcesSocket,
       apqnCheckIntervalMs: 3_600_000,
       configCheckIntervalMs: 3_600_000,
@@ -103,8 +96,8 @@ async function run(): Promise<BenchRow[]> {
     // The file-system share of an Allocate: building one shadow tree (about 50 files and links).
     const shadow = new ShadowSysfs({
       baseDir: path.join(root, 'shadow2'),
-      apBusDir: p.apBusDir,
-      apDevsDir: p.apDevsDir,
+      apBusDir: host.paths.apBusDir,
+      apDevsDir: host.paths.apDevsDir,
     });
     shadow.init();
     const builds: number[] = [];

@@ -139,8 +139,8 @@ function parseSet(
   const minCexGen = optionalString(item, 'mincexgen', fail);
   if (minCexGen && !MIN_CEX_GEN.test(minCexGen))
     fail('mincexgen', `"${minCexGen}" is not one of "", "cex4" … "cex9"`);
-  const overcommit = optionalInt(item, 'overcommit', 0, MAX_OVERCOMMIT, fail);
-  const liveSysfs = optionalInt(item, 'livesysfs', 0, Number.MAX_SAFE_INTEGER, fail);
+  const overcommit = intField(item, 'overcommit', 0, MAX_OVERCOMMIT, fail, false);
+  const liveSysfs = intField(item, 'livesysfs', 0, Number.MAX_SAFE_INTEGER, fail, false);
   const apqns = parseApqns(item.apqns, at, fail, warnings);
   warnings.push(...unknownKeys(item, SET_KEYS, at));
   for (const [i, apqn] of apqns.entries()) {
@@ -188,8 +188,8 @@ function parseApqns(
     const field = `apqns[${i}]`;
     if (!isObject(item)) return fail(field, 'must be an object with adapter and domain');
     const sub = (name: string, why: string) => fail(`${field}.${name}`, why);
-    const adapter = requiredInt(item, 'adapter', 0, 255, sub);
-    const domain = requiredInt(item, 'domain', 0, 255, sub);
+    const adapter = intField(item, 'adapter', 0, 255, sub);
+    const domain = intField(item, 'domain', 0, 255, sub);
     const machineId = optionalString(item, 'machineid', sub) ?? '';
     warnings.push(...unknownKeys(item, APQN_KEYS, `${at}: ${field}`));
     if (adapter !== undefined && domain !== undefined) out.push({ adapter, domain, machineId });
@@ -232,27 +232,18 @@ function optionalString(
   return value;
 }
 
-function optionalInt(
+/** An integer field in min..max; absent is an error only when `required`. */
+function intField(
   obj: Record<string, unknown>,
   key: string,
   min: number,
   max: number,
   fail: (field: string, why: string) => void,
-): number | undefined {
-  if (obj[key] === undefined || obj[key] === null) return undefined;
-  return requiredInt(obj, key, min, max, fail);
-}
-
-function requiredInt(
-  obj: Record<string, unknown>,
-  key: string,
-  min: number,
-  max: number,
-  fail: (field: string, why: string) => void,
+  required = true,
 ): number | undefined {
   const value = obj[key];
   if (value === undefined || value === null) {
-    fail(key, 'is required');
+    if (required) fail(key, 'is required');
     return undefined;
   }
   if (typeof value !== 'number' || !Number.isInteger(value)) {

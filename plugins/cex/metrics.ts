@@ -22,6 +22,43 @@ interface Sample {
   value: number;
 }
 
+/** The series computed at scrape time: one per set and, where it adds up, one for the node. */
+const SERIES: {
+  kind: 'gauge' | 'counter';
+  perSet: string;
+  perNode?: string;
+  help: string;
+  pick: (f: SetFigures) => number;
+}[] = [
+  {
+    kind: 'gauge',
+    perSet: 'kdp_cex_set_devices_available',
+    perNode: 'kdp_cex_devices_available',
+    help: 'Healthy CEX devices advertised',
+    pick: (f) => f.available,
+  },
+  {
+    kind: 'gauge',
+    perSet: 'kdp_cex_set_devices_used',
+    perNode: 'kdp_cex_devices_used',
+    help: 'CEX devices held by pods (last PodResources poll)',
+    pick: (f) => f.used,
+  },
+  {
+    kind: 'counter',
+    perSet: 'kdp_cex_set_requests_total',
+    perNode: 'kdp_cex_requests_total',
+    help: "Crypto requests processed by the sets' APQNs (kernel request_count)",
+    pick: (f) => f.requests,
+  },
+  {
+    kind: 'gauge',
+    perSet: 'kdp_cex_set_project_violations',
+    help: "Containers using a set's devices from outside its project namespace",
+    pick: (f) => f.projectViolations,
+  },
+];
+
 export class CexMetrics {
   readonly nodesCreated: Counter<'node'>;
   readonly cleanups: Counter<'node' | 'reason'>;
@@ -47,48 +84,11 @@ export class CexMetrics {
       if (kind === 'gauge') new Gauge({ name, help, labelNames, registers, collect });
       else new Counter({ name, help, labelNames, registers, collect });
     };
-    sampled(
-      'gauge',
-      'kdp_cex_set_devices_available',
-      'Healthy CEX devices advertised, per config set',
-      perSet((f) => f.available),
-    );
-    sampled(
-      'gauge',
-      'kdp_cex_set_devices_used',
-      'CEX devices held by pods, per config set',
-      perSet((f) => f.used),
-    );
-    sampled(
-      'counter',
-      'kdp_cex_set_requests_total',
-      "Crypto requests processed by the set's APQNs (kernel request_count)",
-      perSet((f) => f.requests),
-    );
-    sampled(
-      'gauge',
-      'kdp_cex_set_project_violations',
-      "Containers using the set's devices from outside its project namespace",
-      perSet((f) => f.projectViolations),
-    );
-    sampled(
-      'gauge',
-      'kdp_cex_devices_available',
-      'Healthy CEX devices advertised on this node',
-      total((f) => f.available),
-    );
-    sampled(
-      'gauge',
-      'kdp_cex_devices_used',
-      'CEX devices held by pods on this node',
-      total((f) => f.used),
-    );
-    sampled(
-      'counter',
-      'kdp_cex_requests_total',
-      "Crypto requests processed by all configured sets' APQNs on this node",
-      total((f) => f.requests),
-    );
+    for (const series of SERIES) {
+      sampled(series.kind, series.perSet, `${series.help}, per config set`, perSet(series.pick));
+      if (series.perNode)
+        sampled(series.kind, series.perNode, `${series.help}, on this node`, total(series.pick));
+    }
     this.nodesCreated = new Counter({
       name: 'kdp_cex_zcrypt_nodes_created_total',
       help: 'zcrypt device nodes created by Allocate',

@@ -86,16 +86,9 @@ export class CexHarness {
   }
 
   get settings(): CexSettings {
-    const p = this.host.paths;
     return {
       nodeName: NODE,
-      configFile: p.configFile,
-      sysinfoFile: p.sysinfoFile,
-      apBusDir: p.apBusDir,
-      apDevsDir: p.apDevsDir,
-      zcryptClassDir: p.zcryptClassDir,
-      devfsRoot: p.devfsRoot,
-      shadowBaseDir: p.shadowBaseDir,
+      ...this.host.settings,
       podResourcesSocket: path.join(this.dir, 'pr.sock'),
       apqnCheckIntervalMs: 100,
       // Far beyond any test: config changes must be seen by the watch, not by this poll.
