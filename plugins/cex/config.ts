@@ -94,8 +94,8 @@ export function resolveSet(set: CryptoConfigSet, defaults: SetDefaults): Resolve
     project: set.project,
     cexMode: set.cexMode,
     minCexGen: set.minCexGen ? Number(MIN_CEX_GEN.exec(set.minCexGen)?.[1]) : 0,
-    // Upstream: an explicit 0 means "no overcommit" (1); absent means the environment default.
-    overcommit: set.overcommit === undefined ? defaults.overcommit : Math.max(1, set.overcommit),
+    // Absent or 0 means APQN_OVERCOMMIT_LIMIT, as upstream documents (Go reads an absent field as 0).
+    overcommit: set.overcommit ? set.overcommit : defaults.overcommit,
     liveSysfs: set.liveSysfs === undefined ? defaults.liveSysfs : set.liveSysfs > 0,
     apqns: set.apqns,
   };

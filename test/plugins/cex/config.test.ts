@@ -118,7 +118,7 @@ describe('crypto configuration', () => {
     }).sets.map((s) => resolveSet(s, { overcommit: 5, liveSysfs: true }));
     expect([explicit.overcommit, explicit.liveSysfs]).toEqual([3, false]);
     expect([absent.overcommit, absent.liveSysfs]).toEqual([5, true]);
-    expect([zero.overcommit, zero.liveSysfs]).toEqual([1, true]);
+    expect([zero.overcommit, zero.liveSysfs]).toEqual([5, true]);
     expect(absent.resourceName).toBe('cex.s390.ibm.com/s2');
   });
 
