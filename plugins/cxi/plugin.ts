@@ -43,6 +43,8 @@ export class CxiPlugin implements ResourcePlugin {
   /** Last logged discovery facts, so a steady state is not logged again on every rescan. */
   private lastSkipped = '';
   private lastEmpty?: string;
+  /** NICs whose health note has been logged (once per NIC). */
+  private readonly notedNics = new Set<number>();
 
   constructor(private readonly options: CxiPluginOptions) {
     this.resourceName = options.resourceName;
@@ -147,5 +149,13 @@ export class CxiPlugin implements ResourcePlugin {
       this.options.log.warn('CXI NIC unhealthy', { nic: nic.name, device, reason: now.reason });
     else if (now.health === 'Healthy' && before?.health === 'Unhealthy')
       this.options.log.info('CXI NIC healthy again', { nic: nic.name, device });
+    if (now.note && !this.notedNics.has(nic.number)) {
+      this.notedNics.add(nic.number);
+      this.options.log.info('CXI NIC healthy without its device node being opened', {
+        nic: nic.name,
+        device,
+        note: now.note,
+      });
+    }
   }
 }

@@ -1,6 +1,5 @@
 /** The shared device-node engine of the tdx, kvm and devnode families. */
 export * from './resource';
 export { nodeState, scanGlob } from './scan';
-export { probeNode, deviceNumbers, type NodeKind, type NodeProbe, type ProbeOptions } from './probe';
 export { compileGlob, matchGlob, globBaseDir, withAncestors, GlobError, type Glob } from './glob';
 export { resourceNameFlag, SHARED_COUNT_FLAG, MAX_SHARED_COUNT, checkedResourceName } from './flags';

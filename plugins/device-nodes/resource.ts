@@ -44,6 +44,8 @@ export interface NodeState {
   health: Health;
   /** Why the node is Unhealthy (logged, never sent to the kubelet). */
   reason?: string;
+  /** A Healthy node that was not fully checked (e.g. the device cgroup refused the open): logged once. */
+  note?: string;
   /** `major:minor`, for logs. */
   devno?: string;
 }
@@ -104,6 +106,8 @@ export class DeviceNodeResource implements ResourcePlugin {
   private watchKey = '';
   private cdiWritten?: string;
   private readonly rejectedKeys = new Set<string>();
+  /** Nodes (by path below the devfs root) whose note has been logged. */
+  private readonly notedNodes = new Set<string>();
   private started = false;
 
   constructor(
@@ -237,6 +241,10 @@ export class DeviceNodeResource implements ResourcePlugin {
       } else if (old.health !== node.health || old.reason !== node.reason) {
         if (node.health === 'Healthy') this.log.info('device node healthy again', fields);
         else this.log.warn('device node unhealthy', { ...fields, reason: node.reason });
+      }
+      if (node.note && !this.notedNodes.has(node.rel)) {
+        this.notedNodes.add(node.rel);
+        this.log.info('device node healthy without being opened', { ...fields, note: node.note });
       }
     }
     for (const [key, old] of before) {

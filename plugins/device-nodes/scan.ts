@@ -1,16 +1,17 @@
 /** Building blocks for NodeSet.scan: probe one node, or every node a glob matches. */
 import * as path from 'path';
+import { probeDeviceNode, type DeviceNodeProbeOptions } from '../framework';
 import { globBaseDir, matchGlob, type Glob } from './glob';
-import { probeNode, type ProbeOptions } from './probe';
 import type { NodeState } from './resource';
 
 /** The state of the node at `<devfsRoot>/<rel>`. */
-export function nodeState(devfsRoot: string, rel: string, probe: ProbeOptions = {}): NodeState {
-  const result = probeNode(path.join(devfsRoot, rel), probe);
+export function nodeState(devfsRoot: string, rel: string, probe: DeviceNodeProbeOptions = {}): NodeState {
+  const result = probeDeviceNode(path.join(devfsRoot, rel), probe);
   return {
     rel,
     health: result.health,
     ...(result.reason ? { reason: result.reason } : {}),
+    ...(result.note ? { note: result.note } : {}),
     ...(result.major !== undefined ? { devno: `${result.major}:${result.minor}` } : {}),
   };
 }
@@ -19,7 +20,11 @@ export function nodeState(devfsRoot: string, rel: string, probe: ProbeOptions = 
  * Every node the glob matches, keyed by its path below the glob's fixed directory with `/` as `_`:
  * `dri/renderD*` → `renderD128`; a wildcard directory stays in the key (`a/card0` → `a_card0`).
  */
-export function scanGlob(devfsRoot: string, glob: Glob, probe: ProbeOptions = {}): Map<string, NodeState> {
+export function scanGlob(
+  devfsRoot: string,
+  glob: Glob,
+  probe: DeviceNodeProbeOptions = {},
+): Map<string, NodeState> {
   const base = globBaseDir(glob);
   const nodes = new Map<string, NodeState>();
   for (const rel of matchGlob(devfsRoot, glob)) {

@@ -17,3 +17,11 @@ export { resourceNameErrors, assertResourceName, socketNameFor, MAX_UNIX_SOCKET_
 export { startHttpServer, parseListenAddress } from './http';
 export { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET, KUBELET_SOCKET_NAME } from './proto';
 export { watchDirs, publishOnChange, sharedDevices, type Watch, type WatchOptions } from './watch';
+export {
+  probeDeviceNode,
+  deviceNumbers,
+  DEVICE_CGROUP_NOTE,
+  type DeviceNodeKind,
+  type DeviceNodeProbe,
+  type DeviceNodeProbeOptions,
+} from './device-node';

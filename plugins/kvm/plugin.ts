@@ -24,7 +24,7 @@ export interface KvmOptions {
 export function kvmNodeSet(shareCount: number): NodeSet {
   return {
     // Always reported, so a missing /dev/kvm shows as Unhealthy IDs rather than no KVM at all.
-    scan: (devfsRoot) => new Map([[KVM_NODE, nodeState(devfsRoot, KVM_NODE, { openReadWrite: true })]]),
+    scan: (devfsRoot) => new Map([[KVM_NODE, nodeState(devfsRoot, KVM_NODE, { open: 'read-write' })]]),
     watchDirs: [''],
     shareCount,
     indexIds: 'always',

@@ -49,8 +49,8 @@ describeAsRoot('CXI direct allocation', () => {
     const error = failure(() => assertNodesUsable([0, 1], fx.devfsRoot));
     expect(error.grpcCode).toBe(9);
     expect(error.message).toBe(
-      `CXI NIC not usable now: ${path.join(fx.devfsRoot, 'cxi0')} cannot be opened (ENXIO); ` +
-        `${path.join(fx.devfsRoot, 'cxi1')} is missing`,
+      `CXI NIC not usable now: ${path.join(fx.devfsRoot, 'cxi0')} cannot be opened read-only: ENXIO (no such device or address); ` +
+        `${path.join(fx.devfsRoot, 'cxi1')} does not exist`,
     );
   });
 });

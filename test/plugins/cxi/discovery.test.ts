@@ -100,14 +100,14 @@ describeAsRoot('CXI device nodes', () => {
     makeCharDevice(node, false);
     expect(deviceNodeHealth(node)).toEqual({
       health: 'Unhealthy',
-      reason: `${node} cannot be opened (ENXIO)`,
+      reason: `${node} cannot be opened read-only: ENXIO (no such device or address)`,
     });
     fs.rmSync(node);
-    expect(deviceNodeHealth(node)).toEqual({ health: 'Unhealthy', reason: `${node} is missing` });
+    expect(deviceNodeHealth(node)).toEqual({ health: 'Unhealthy', reason: `${node} does not exist` });
     fs.writeFileSync(node, '');
     expect(deviceNodeHealth(node)).toEqual({
       health: 'Unhealthy',
-      reason: `${node} is not a character device`,
+      reason: `${node} is a regular file, not a char device node`,
     });
   });
 

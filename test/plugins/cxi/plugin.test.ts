@@ -6,12 +6,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { startPlugin, type RunningPlugin } from '../../../plugins/cli/command';
 import { UsageError } from '../../../plugins/cli/flags';
-import { AllocationError, silentLogger, type Device } from '../../../plugins/framework';
+import { AllocationError, createLogger, silentLogger, type Device } from '../../../plugins/framework';
 import { command } from '../../../plugins/cxi/command';
 import { CxiPlugin } from '../../../plugins/cxi/plugin';
 import { addFixtureNic, makeCharDevice, removeFixtureNic, DEFAULT_NICS } from '../../../plugins/cxi/fixture';
 import { runGenerator } from '../../../plugins/cxi/generator-main';
+import { makeNode } from '../../../plugins/device-nodes/fixture';
 import { KubeletSimulator } from '../../../simulator/kubelet';
+import { testWithDeviceCgroup, withDeviceDenied } from '../../helpers/device-cgroup';
 import { eventually, removeDir, tempDir } from '../../helpers/tmp';
 import { describeAsRoot, fixture, fixtureLibraries, rootEnv, rootFlags, type FixtureHandle } from './helpers';
 
@@ -158,12 +160,19 @@ describeAsRoot('CXI plugin through the kubelet', () => {
     expect(kubelet.allocatable(RESOURCE)).toBe(3);
     expect(await allocateError([['2']])).toMatch(/unhealthy device IDs for beta.hpe.com\/cxi: "2"/);
     expect(logged('CXI NIC unhealthy')).toEqual([
-      expect.objectContaining({ level: 'warn', nic: 'cxi2', device: node2, reason: `${node2} is missing` }),
+      expect.objectContaining({
+        level: 'warn',
+        nic: 'cxi2',
+        device: node2,
+        reason: `${node2} does not exist`,
+      }),
     ]);
 
     makeCharDevice(node2, false);
     await eventually(() => logged('CXI NIC unhealthy').length === 2, 3000, 'the new reason to be logged');
-    expect(logged('CXI NIC unhealthy')[1].reason).toBe(`${node2} cannot be opened (ENXIO)`);
+    expect(logged('CXI NIC unhealthy')[1].reason).toBe(
+      `${node2} cannot be opened read-only: ENXIO (no such device or address)`,
+    );
 
     makeCharDevice(node2, true);
     await kubelet.waitFor(() => states().includes('2:Healthy'), 3000, 'NIC 2 Healthy again');
@@ -217,13 +226,63 @@ describeAsRoot('CXI plugin through the kubelet', () => {
       expect(error).toBeInstanceOf(AllocationError);
       expect((error as AllocationError).grpcCode).toBe(9);
       expect((error as Error).message).toBe(
-        `CXI NIC not usable now: ${path.join(fx.devfsRoot, 'cxi1')} is missing`,
+        `CXI NIC not usable now: ${path.join(fx.devfsRoot, 'cxi1')} does not exist`,
       );
       expect(published.at(-1)!.find((d) => d.id === '1')!.health).toBe('Unhealthy');
     } finally {
       plugin.stop();
     }
   });
+
+  testWithDeviceCgroup(
+    'unprivileged (the device cgroup refuses the open, EPERM): Healthy and allocatable, the note logged once per NIC',
+    () => {
+      fx = fixture();
+      // cxi0 and cxi1 as /dev/full clones (1:7), a device no one else here opens.
+      for (const nic of ['cxi0', 'cxi1'])
+        makeNode(path.join(fx.devfsRoot, nic), { type: 'char', major: 1, minor: 7 });
+      const records: Record<string, unknown>[] = [];
+      const published: Device[][] = [];
+      const plugin = new CxiPlugin({
+        resourceName: RESOURCE,
+        sysfsRoot: fx.sysfsRoot,
+        devfsRoot: fx.devfsRoot,
+        ofiRoot: fx.ofiRoot,
+        cxiRoot: fx.cxiRoot,
+        virtualDevices: 1,
+        rescanIntervalMs: 3_600_000,
+        healthIntervalMs: 3_600_000,
+        log: createLogger({ write: (line) => records.push(JSON.parse(line)) }),
+      });
+      try {
+        withDeviceDenied({ major: 1, minor: 7 }, () => {
+          plugin.start((list) => published.push(list));
+          for (let i = 0; i < 20; i++) plugin.checkHealth();
+          expect(plugin.allocate(['0', '1']).devices).toHaveLength(3); // cxi0, cxi1, xpmem
+        });
+        expect(published.at(-1)!.map((d) => `${d.id}:${d.health}`)).toEqual([
+          '0:Healthy',
+          '1:Healthy',
+          '2:Healthy',
+          '10:Healthy',
+        ]);
+        expect(records.filter((r) => r.level === 'warn')).toEqual([]);
+        expect(records.filter((r) => r.note)).toEqual(
+          ['cxi0', 'cxi1'].map((nic) =>
+            expect.objectContaining({
+              level: 'info',
+              msg: 'CXI NIC healthy without its device node being opened',
+              nic,
+              device: path.join(fx.devfsRoot, nic),
+              note: 'device cgroup forbids opening it here; checked existence and type only',
+            }),
+          ),
+        );
+      } finally {
+        plugin.stop();
+      }
+    },
+  );
 
   test('--cdi: Allocate returns hpe.com/cxi=<N> names from the generated spec, and says when it is stale', async () => {
     fx = fixture();

@@ -2,10 +2,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
 import { makeNode } from '../../../plugins/device-nodes/fixture';
-import { cdiSpecErrors, readCdiSpec, silentLogger } from '../../../plugins/framework';
+import { cdiSpecErrors, createLogger, readCdiSpec, silentLogger } from '../../../plugins/framework';
 import { command } from '../../../plugins/kvm/command';
 import { createKvmResource } from '../../../plugins/kvm/plugin';
 import { cdiSchemaErrors } from '../../helpers/cdi-schema';
+import { testWithDeviceCgroup, withDeviceDenied } from '../../helpers/device-cgroup';
 import {
   describeAsRoot,
   describeWithBuild,
@@ -149,6 +150,41 @@ describeAsRoot('kvm plugin (fixture devfs)', () => {
       resource.stop();
     }
   });
+
+  testWithDeviceCgroup(
+    'unprivileged (the device cgroup refuses the open, EPERM): Healthy, and the note is logged once',
+    () => {
+      makeNode(kvmNode(), { type: 'char', major: 1, minor: 7 }); // a /dev/full clone no one else opens
+      const logs: Record<string, unknown>[] = [];
+      const published: string[][] = [];
+      const resource = createKvmResource({
+        resourceName: RES,
+        devfsRoot: sb.box.devfsRoot,
+        shareCount: 2,
+        log: createLogger({ write: (line) => logs.push(JSON.parse(line)) }),
+      });
+      try {
+        withDeviceDenied({ major: 1, minor: 7 }, () => {
+          resource.start((devices) => published.push(devices.map((d) => `${d.id}:${d.health}`)));
+          for (let i = 0; i < 20; i++) resource.refresh();
+        });
+        expect(published).toEqual([['kvm-0:Healthy', 'kvm-1:Healthy']]);
+        expect(logs.filter((l) => l.level !== 'info')).toEqual([]);
+        expect(logs.filter((l) => l.note)).toEqual([
+          expect.objectContaining({
+            level: 'info',
+            msg: 'device node healthy without being opened',
+            device: 'kvm',
+            path: kvmNode(),
+            devno: '1:7',
+            note: 'device cgroup forbids opening it here; checked existence and type only',
+          }),
+        ]);
+      } finally {
+        resource.stop();
+      }
+    },
+  );
 
   test('bad flags are usage errors (exit 2) with the reason', async () => {
     const usage = (message: string | RegExp) => ({
