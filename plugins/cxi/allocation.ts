@@ -6,13 +6,13 @@
 import * as path from 'path';
 import {
   AllocationError,
+  GrpcStatus,
   qualifiedCdiName,
   readCdiSpec,
   type CdiSpec,
   type ContainerAllocation,
 } from '../framework';
 import { CXI_CDI_FILE, CXI_CDI_KIND, existingSpecErrors, specNicNames } from './cdi-spec';
-import { FAILED_PRECONDITION } from './codes';
 import { deviceNodeHealth, XPMEM_CONTAINER_PATH, xpmemHostPath } from './devfs';
 import { cxiLibraries, ldLibraryPath } from './libraries';
 import { nicContainerPath, nicDevicePath } from './sysfs';
@@ -33,7 +33,10 @@ export function assertNodesUsable(nics: number[], devfsRoot: string): void {
     .filter((h) => h.reason)
     .map((h) => h.reason);
   if (problems.length)
-    throw new AllocationError(`CXI NIC not usable now: ${problems.join('; ')}`, FAILED_PRECONDITION);
+    throw new AllocationError(
+      `CXI NIC not usable now: ${problems.join('; ')}`,
+      GrpcStatus.FAILED_PRECONDITION,
+    );
 }
 
 export function directAllocation(nics: number[], roots: AllocationRoots): ContainerAllocation {
@@ -63,13 +66,19 @@ function readGeneratedSpec(cdiDir: string): CdiSpec {
   try {
     spec = readCdiSpec(file);
   } catch (err) {
-    throw new AllocationError(`cannot read CDI spec ${file}: ${(err as Error).message}`, FAILED_PRECONDITION);
+    throw new AllocationError(
+      `cannot read CDI spec ${file}: ${(err as Error).message}`,
+      GrpcStatus.FAILED_PRECONDITION,
+    );
   }
   if (spec === undefined)
-    throw new AllocationError(`CDI mode: ${file} does not exist (${rerun})`, FAILED_PRECONDITION);
+    throw new AllocationError(`CDI mode: ${file} does not exist (${rerun})`, GrpcStatus.FAILED_PRECONDITION);
   const errors = existingSpecErrors(spec);
   if (errors.length)
-    throw new AllocationError(`CDI spec ${file} is not usable: ${errors.join('; ')}`, FAILED_PRECONDITION);
+    throw new AllocationError(
+      `CDI spec ${file} is not usable: ${errors.join('; ')}`,
+      GrpcStatus.FAILED_PRECONDITION,
+    );
   return spec as CdiSpec;
 }
 
@@ -80,7 +89,7 @@ export function cdiAllocation(nics: number[], cdiDir: string): ContainerAllocati
     throw new AllocationError(
       `CDI spec ${path.join(cdiDir, CXI_CDI_FILE)} has no device for NIC ${missing.join(', ')} ` +
         `(re-run cxi-cdi-generator --cdi-dir ${cdiDir})`,
-      FAILED_PRECONDITION,
+      GrpcStatus.FAILED_PRECONDITION,
     );
   }
   return { cdiDevices: nics.map((nic) => qualifiedCdiName(CXI_CDI_KIND, String(nic))) };

@@ -3,8 +3,7 @@
  * (`"0"`, `"10"`); with k virtual devices per NIC (so k pods can share it) the IDs are `N-0 … N-(k-1)`.
  * An ID therefore names its physical NIC by itself, stable across restarts and rescans.
  */
-import { AllocationError, sharedDevices, type Device, type Health } from '../framework';
-import { INVALID_ARGUMENT } from './codes';
+import { AllocationError, GrpcStatus, sharedDevices, type Device, type Health } from '../framework';
 
 const NUMBER = '(0|[1-9][0-9]*)';
 const SINGLE_ID = new RegExp(`^${NUMBER}$`);
@@ -46,6 +45,9 @@ export function nicsOfIds(ids: string[], virtualDevices: number): number[] {
     else nics.add(nic);
   }
   if (malformed.length)
-    throw new AllocationError(`malformed CXI device IDs: ${malformed.join(', ')}`, INVALID_ARGUMENT);
+    throw new AllocationError(
+      `malformed CXI device IDs: ${malformed.join(', ')}`,
+      GrpcStatus.INVALID_ARGUMENT,
+    );
   return [...nics].sort((a, b) => a - b);
 }
