@@ -17,6 +17,7 @@ export { resourceNameErrors, assertResourceName, socketNameFor, MAX_UNIX_SOCKET_
 export { startHttpServer, parseListenAddress } from './http';
 export { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET, KUBELET_SOCKET_NAME } from './proto';
 export { watchDirs, publishOnChange, sharedDevices, type Watch, type WatchOptions } from './watch';
+export { SerialTask } from './serial-task';
 export {
   probeDeviceNode,
   deviceNumbers,

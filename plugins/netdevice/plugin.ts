@@ -15,6 +15,7 @@ import {
   publishOnChange,
   qualifiedCdiName,
   removeCdiSpec,
+  SerialTask,
   writeCdiSpec,
   HEALTHY,
   UNHEALTHY,
@@ -28,7 +29,6 @@ import {
 import { isValidDeviceName, selectInterfaces } from './candidates';
 import { readDefaultRouteInterfaces, readLinks, type HostLink } from './ip';
 import { LinkMonitor } from './monitor';
-import { SerialTask } from './serial-task';
 import { CDI_KIND, HOOK_PROGRAM, netdeviceCdiSpec, specFileName, type CdiMode } from './spec';
 
 /** Netlink events come in bursts (a move is a delete plus route flushes): fold them into one scan. */

@@ -1,6 +1,6 @@
 /**
  * Run an async task on demand, never twice at once: requests that arrive while it runs collapse into
- * one more run afterwards, and a short debounce folds a burst of netlink events into a single scan.
+ * one more run afterwards, and a short debounce folds a burst of events (e.g. netlink) into a single scan.
  */
 export class SerialTask {
   private running?: Promise<void>;
