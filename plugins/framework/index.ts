@@ -8,6 +8,7 @@ export { ResourceServer, completePreference } from './resource-server';
 export { FrameworkMetrics } from './metrics';
 export {
   PodResourcesClient,
+  PodResourcesSocketMissingError,
   devicesInUse,
   type PodResources,
   type ContainerResources,

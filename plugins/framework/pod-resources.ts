@@ -2,6 +2,7 @@
  * Client of the kubelet PodResources API (v1): which pod and container holds which device. Plugins use
  * it to tell in-use devices from leftovers (CEX clean-up, netdevice links moved into pods).
  */
+import * as fs from 'fs';
 import * as grpc from '@grpc/grpc-js';
 import { services, unary, unixTarget, waitForReady } from './proto';
 
@@ -29,6 +30,18 @@ interface WirePodResources {
   containers: { name: string; devices: WireContainerDevices[] }[];
 }
 
+/**
+ * The PodResources socket is not there (the kubelet's pod-resources directory is not mounted, or there is
+ * no kubelet): calls fail at once with this rather than after waiting the whole timeout.
+ */
+export class PodResourcesSocketMissingError extends Error {
+  readonly code = 'ENOENT';
+  constructor(readonly socketPath: string) {
+    super(`PodResources socket ${socketPath} does not exist`);
+    this.name = 'PodResourcesSocketMissingError';
+  }
+}
+
 export class PodResourcesClient {
   private readonly client: grpc.Client;
 
@@ -41,7 +54,7 @@ export class PodResourcesClient {
   }
 
   async list(): Promise<PodResources[]> {
-    await waitForReady(this.client, this.timeoutMs);
+    await this.ready();
     const res = await unary<object, { pod_resources: WirePodResources[] }>(
       this.client,
       'List',
@@ -52,7 +65,7 @@ export class PodResourcesClient {
   }
 
   async get(podName: string, podNamespace: string): Promise<PodResources | undefined> {
-    await waitForReady(this.client, this.timeoutMs);
+    await this.ready();
     const res = await unary<object, { pod_resources?: WirePodResources | null }>(
       this.client,
       'Get',
@@ -63,7 +76,7 @@ export class PodResourcesClient {
   }
 
   async allocatable(): Promise<ContainerDevices[]> {
-    await waitForReady(this.client, this.timeoutMs);
+    await this.ready();
     const res = await unary<object, { devices: WireContainerDevices[] }>(
       this.client,
       'GetAllocatableResources',
@@ -75,6 +88,12 @@ export class PodResourcesClient {
 
   close(): void {
     this.client.close();
+  }
+
+  /** Connected, or failing at once when the socket file is missing, else after the timeout. */
+  private async ready(): Promise<void> {
+    if (!fs.existsSync(this.socketPath)) throw new PodResourcesSocketMissingError(this.socketPath);
+    await waitForReady(this.client, this.timeoutMs);
   }
 }
 

@@ -12,6 +12,7 @@ import {
   devicesInUse,
   GrpcStatus,
   PodResourcesClient,
+  PodResourcesSocketMissingError,
   publishOnChange,
   qualifiedCdiName,
   removeCdiSpec,
@@ -197,22 +198,22 @@ export class NetdevicePlugin implements ResourcePlugin {
    */
   private async interfacesInUse(): Promise<Map<string, PodRef> | undefined> {
     const socket = this.opts.podResourcesSocket;
-    if (!fs.existsSync(socket)) {
-      this.podResourcesStateIs('missing', () =>
-        this.log.warn(
-          'PodResources socket not found: interfaces that leave the host for a pod are withdrawn until they ' +
-            'return (mount the kubelet pod-resources directory to keep them advertised)',
-          { socket },
-        ),
-      );
-      return new Map();
-    }
     try {
       this.podResources ??= new PodResourcesClient(socket, POD_RESOURCES_TIMEOUT_MS);
       const inUse = devicesInUse(await this.podResources.list(), this.resourceName);
       this.podResourcesStateIs('answering', () => this.log.info('PodResources API answering', { socket }));
       return inUse;
     } catch (err) {
+      if (err instanceof PodResourcesSocketMissingError) {
+        this.podResourcesStateIs('missing', () =>
+          this.log.warn(
+            'PodResources socket not found: interfaces that leave the host for a pod are withdrawn until ' +
+              'they return (mount the kubelet pod-resources directory to keep them advertised)',
+            { socket },
+          ),
+        );
+        return new Map();
+      }
       this.podResourcesStateIs('failing', () =>
         this.log.warn(
           'PodResources API not answering: interfaces that left the host stay advertised, as Unhealthy ' +

@@ -1,5 +1,8 @@
-import { devicesInUse, PodResourcesClient } from '../../plugins/framework';
+import * as fs from 'fs';
+import * as path from 'path';
+import { devicesInUse, PodResourcesClient, PodResourcesSocketMissingError } from '../../plugins/framework';
 import { FakePlugin, healthy } from '../helpers/fake-plugin';
+import { removeDir, tempDir } from '../helpers/tmp';
 import { harness, type Harness } from './harness';
 
 let h: Harness;
@@ -47,5 +50,47 @@ test('the PodResources client lists which pod and container hold which devices',
     expect(await client.list()).toEqual([]);
   } finally {
     client.close();
+  }
+});
+
+test('a missing PodResources socket fails every call at once, naming it; a silent one still waits', async () => {
+  const dir = tempDir('kdp-pr-');
+  const missing = path.join(dir, 'nowhere', 'pr.sock');
+  const client = new PodResourcesClient(missing, 10_000);
+  try {
+    const started = Date.now();
+    for (const call of [() => client.list(), () => client.get('web', 'prod'), () => client.allocatable()]) {
+      const error = await call().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(error).toBeInstanceOf(PodResourcesSocketMissingError);
+      expect(error).toMatchObject({
+        message: `PodResources socket ${missing} does not exist`,
+        code: 'ENOENT',
+        socketPath: missing,
+      });
+    }
+    expect(Date.now() - started).toBeLessThan(1000); // not the 10 s timeout
+
+    // A file that is there but answers nothing (say, a kubelet restarting): the timeout applies.
+    const silent = path.join(dir, 'silent.sock');
+    fs.writeFileSync(silent, '');
+    const waiting = new PodResourcesClient(silent, 300);
+    try {
+      const before = Date.now();
+      const error = await waiting.list().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(error).toBeInstanceOf(Error);
+      expect(error).not.toBeInstanceOf(PodResourcesSocketMissingError);
+      expect(Date.now() - before).toBeGreaterThanOrEqual(250);
+    } finally {
+      waiting.close();
+    }
+  } finally {
+    client.close();
+    removeDir(dir);
   }
 });
