@@ -70,7 +70,12 @@ export function qualifiedCdiName(kind: string, device: string): string {
 export function isQualifiedCdiName(name: string): boolean {
   const eq = name.indexOf('=');
   if (eq < 0) return false;
-  return kindErrors(name.slice(0, eq)).length === 0 && DEVICE_NAME.test(name.slice(eq + 1));
+  return kindErrors(name.slice(0, eq)).length === 0 && isValidCdiDeviceName(name.slice(eq + 1));
+}
+
+/** A CDI device name (the part after `=`): letters and digits, inner `-`, `_`, `.`, `:`. */
+export function isValidCdiDeviceName(name: string): boolean {
+  return DEVICE_NAME.test(name);
 }
 
 function kindErrors(kind: string): string[] {
@@ -114,7 +119,7 @@ export function cdiSpecErrors(spec: CdiSpec): string[] {
   if (!spec.devices || spec.devices.length === 0) errors.push('a spec needs at least one device');
   const names = new Set<string>();
   for (const device of spec.devices ?? []) {
-    if (!DEVICE_NAME.test(device.name)) errors.push(`device name "${device.name}" is not valid`);
+    if (!isValidCdiDeviceName(device.name)) errors.push(`device name "${device.name}" is not valid`);
     if (names.has(device.name)) errors.push(`device name "${device.name}" appears twice`);
     names.add(device.name);
   }

@@ -2,9 +2,8 @@
  * Which host interfaces may be handed to pods. The operator's --interfaces regex opts interfaces in; a
  * few rules keep the node itself working whatever the regex says.
  */
-import { isQualifiedCdiName, qualifiedCdiName } from '../framework';
+import { isValidCdiDeviceName } from '../framework';
 import type { HostLink } from './ip';
-import { CDI_KIND } from './spec';
 
 export interface Selection {
   /** Interfaces that match the regex and pass every rule, by name. */
@@ -46,11 +45,7 @@ function exclusionReason(
   if (link.master) return `uplink of ${link.master}`;
   const upper = upperOf.get(link.name);
   if (upper) return `lower device of ${upper}`;
-  if (!isValidDeviceName(link.name)) return 'name is not a valid CDI device name';
+  // Interface names may hold characters a CDI device name may not (e.g. a trailing `_` or `@`).
+  if (!isValidCdiDeviceName(link.name)) return 'name is not a valid CDI device name';
   return undefined;
-}
-
-/** Interface names may hold characters a CDI device name may not (e.g. a trailing `_` or `@`). */
-export function isValidDeviceName(name: string): boolean {
-  return isQualifiedCdiName(qualifiedCdiName(CDI_KIND, name));
 }

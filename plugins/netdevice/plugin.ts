@@ -19,6 +19,7 @@ import {
   SerialTask,
   writeCdiSpec,
   HEALTHY,
+  isValidCdiDeviceName,
   UNHEALTHY,
   type ContainerAllocation,
   type Device,
@@ -27,7 +28,7 @@ import {
   type Logger,
   type ResourcePlugin,
 } from '../framework';
-import { isValidDeviceName, selectInterfaces } from './candidates';
+import { selectInterfaces } from './candidates';
 import { readDefaultRouteInterfaces, readLinks, type HostLink } from './ip';
 import { LinkMonitor } from './monitor';
 import { CDI_KIND, HOOK_PROGRAM, netdeviceCdiSpec, specFileName, type CdiMode } from './spec';
@@ -183,7 +184,7 @@ export class NetdevicePlugin implements ResourcePlugin {
     if (!this.podsSeen) {
       // Start-up: interfaces our pods took before this process started.
       for (const [id, holder] of inUse) {
-        if (!onHost.has(id) && this.opts.interfaces.test(id) && isValidDeviceName(id))
+        if (!onHost.has(id) && this.opts.interfaces.test(id) && isValidCdiDeviceName(id))
           away.set(id, { where: 'pod', holder });
       }
       this.podsSeen = true;

@@ -5,6 +5,7 @@ import {
   cdiSpecErrors,
   cdiSpecFileName,
   isQualifiedCdiName,
+  isValidCdiDeviceName,
   minimumCdiVersion,
   qualifiedCdiName,
   readCdiSpec,
@@ -106,6 +107,13 @@ test('qualified names', () => {
   expect(isQualifiedCdiName('kvm0')).toBe(false);
   expect(isQualifiedCdiName('Bad_Vendor/x=y')).toBe(false);
   expect(cdiSpecFileName('hpe.com/cxi')).toBe('hpe.com-cxi.yaml');
+});
+
+test('device names: letters and digits at both ends, "-", "_", ".", ":" inside', () => {
+  for (const name of ['0', 'eth0', 'enp1s0f0.100', 'a-b_c:d', 'X'])
+    expect([name, isValidCdiDeviceName(name)]).toEqual([name, true]);
+  for (const name of ['', 'eth0_', '-eth0', 'eth0@if3', 'a=b', 'a/b', 'veth 1'])
+    expect([name, isValidCdiDeviceName(name)]).toEqual([name, false]);
 });
 
 describe('writing', () => {
