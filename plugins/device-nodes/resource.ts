@@ -16,6 +16,7 @@ import {
   buildCdiSpec,
   cdiSpecFileName,
   GrpcStatus,
+  isValidCdiDeviceName,
   mergeAllocations,
   publishOnChange,
   qualifiedCdiName,
@@ -89,7 +90,6 @@ export interface DeviceNodeResourceOptions {
   rescanMs?: number;
 }
 
-const DEVICE_KEY = /^[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?$/;
 const MAX_ID_LENGTH = 63;
 
 export function defaultContainerPath(rel: string): string {
@@ -189,7 +189,8 @@ export class DeviceNodeResource implements ResourcePlugin {
     const suffix = this.indexed() ? 1 + String(this.set.shareCount - 1).length : 0;
     const valid = new Map<string, NodeState>();
     for (const [key, node] of found) {
-      const problem = !DEVICE_KEY.test(key)
+      // A key is the CDI device name as well as the base of the device IDs.
+      const problem = !isValidCdiDeviceName(key)
         ? 'has characters other than letters, digits, "-", "_", ".", ":"'
         : key.length + suffix > MAX_ID_LENGTH
           ? `would make device IDs longer than ${MAX_ID_LENGTH} characters`
