@@ -3,9 +3,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DEVICE_CGROUP_NOTE, deviceNumbers, probeDeviceNode } from '../../plugins/framework';
 import { makeNode } from '../../plugins/device-nodes/fixture';
+import { describeAsRoot, openFds } from '../helpers/root';
 import { removeDir, tempDir } from '../helpers/tmp';
 import { testWithDeviceCgroup, withDeviceDenied } from '../helpers/device-cgroup';
-import { describeAsRoot, openFds } from '../plugins/device-nodes/helpers';
 
 describeAsRoot('probeDeviceNode (real device nodes)', () => {
   let dir: string;

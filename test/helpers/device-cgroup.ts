@@ -7,12 +7,13 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { isRoot, testUnless } from './root';
 
 const DEVICES_ROOT = '/sys/fs/cgroup/devices';
 
 /** Why device cgroups cannot be made here, or undefined when they can. */
 export function deviceCgroupUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'device cgroups need root';
+  if (!isRoot()) return 'device cgroups need root';
   if (!fs.existsSync(path.join(DEVICES_ROOT, 'devices.deny')))
     return `no cgroup-v1 devices controller at ${DEVICES_ROOT}`;
   if (!ownDevicesCgroup()) return 'this process is in no cgroup-v1 devices cgroup';
@@ -21,11 +22,7 @@ export function deviceCgroupUnavailable(): string | undefined {
 
 /** `test` for device-cgroup tests: skipped with a printed reason where they cannot run, never under CI. */
 export function testWithDeviceCgroup(name: string, fn: () => void | Promise<void>): void {
-  const why = deviceCgroupUnavailable();
-  if (!why) return test(name, fn);
-  if (process.env.CI === 'true') throw new Error(`CI=true but ${why}: "${name}" cannot run`);
-  console.warn(`SKIPPED "${name}": ${why}`);
-  test.skip(name, fn);
+  testUnless(deviceCgroupUnavailable(), name, fn);
 }
 
 /** Run `fn` with this thread unable to open char device `major:minor` (EPERM), as in a container. */

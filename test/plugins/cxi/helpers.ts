@@ -6,6 +6,7 @@ import {
   type CxiFixture,
   type FixtureNic,
 } from '../../../plugins/cxi/fixture';
+import { describeUnless } from '../../helpers/root';
 import { removeDir, tempDir } from '../../helpers/tmp';
 
 /**
@@ -13,11 +14,7 @@ import { removeDir, tempDir } from '../../helpers/tmp';
  * skips them with the reason printed; under CI=true a missing capability is a failure.
  */
 export function describeAsRoot(name: string, fn: () => void): void {
-  const why = deviceNodesUnavailable();
-  if (!why) return describe(name, fn);
-  if (process.env.CI === 'true') throw new Error(`CI=true but ${why}`);
-  console.warn(`SKIPPED "${name}": ${why}`);
-  describe.skip(name, fn);
+  describeUnless(deviceNodesUnavailable(), name, fn);
 }
 
 export interface FixtureHandle extends CxiFixture {

@@ -6,7 +6,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { startPlugin, type RunningPlugin } from '../../../plugins/cli/command';
 import { UsageError } from '../../../plugins/cli/flags';
-import { AllocationError, createLogger, silentLogger, type Device } from '../../../plugins/framework';
+import {
+  AllocationError,
+  createLogger,
+  silentLogger,
+  type Device,
+  type Logger,
+} from '../../../plugins/framework';
 import { command } from '../../../plugins/cxi/command';
 import { CxiPlugin } from '../../../plugins/cxi/plugin';
 import { addFixtureNic, makeCharDevice, removeFixtureNic, DEFAULT_NICS } from '../../../plugins/cxi/fixture';
@@ -53,6 +59,21 @@ const devices = () => kubelet.resource(RESOURCE)!.devices;
 const ids = () => devices().map((d) => d.id);
 const states = () => devices().map((d) => `${d.id}:${d.health}`);
 const logged = (msg: string) => logs.map((l) => JSON.parse(l)).filter((l) => l.msg === msg);
+
+/** The plugin itself on the fixture, without the framework, no watch or timer due within a test. */
+function directPlugin(log: Logger = silentLogger): CxiPlugin {
+  return new CxiPlugin({
+    resourceName: RESOURCE,
+    sysfsRoot: fx.sysfsRoot,
+    devfsRoot: fx.devfsRoot,
+    ofiRoot: fx.ofiRoot,
+    cxiRoot: fx.cxiRoot,
+    virtualDevices: 1,
+    rescanIntervalMs: 3_600_000,
+    healthIntervalMs: 3_600_000,
+    log,
+  });
+}
 
 async function allocateError(containers: string[][]): Promise<string> {
   try {
@@ -203,17 +224,7 @@ describeAsRoot('CXI plugin through the kubelet', () => {
     fx = fixture();
     // The plugin itself, so nothing (no watch, no timer) can notice the removal before Allocate does.
     const published: Device[][] = [];
-    const plugin = new CxiPlugin({
-      resourceName: RESOURCE,
-      sysfsRoot: fx.sysfsRoot,
-      devfsRoot: fx.devfsRoot,
-      ofiRoot: fx.ofiRoot,
-      cxiRoot: fx.cxiRoot,
-      virtualDevices: 1,
-      rescanIntervalMs: 3_600_000,
-      healthIntervalMs: 3_600_000,
-      log: silentLogger,
-    });
+    const plugin = directPlugin();
     plugin.start((list) => published.push(list));
     try {
       fs.rmSync(path.join(fx.devfsRoot, 'cxi1'));
@@ -243,17 +254,7 @@ describeAsRoot('CXI plugin through the kubelet', () => {
         makeNode(path.join(fx.devfsRoot, nic), { type: 'char', major: 1, minor: 7 });
       const records: Record<string, unknown>[] = [];
       const published: Device[][] = [];
-      const plugin = new CxiPlugin({
-        resourceName: RESOURCE,
-        sysfsRoot: fx.sysfsRoot,
-        devfsRoot: fx.devfsRoot,
-        ofiRoot: fx.ofiRoot,
-        cxiRoot: fx.cxiRoot,
-        virtualDevices: 1,
-        rescanIntervalMs: 3_600_000,
-        healthIntervalMs: 3_600_000,
-        log: createLogger({ write: (line) => records.push(JSON.parse(line)) }),
-      });
+      const plugin = directPlugin(createLogger({ write: (line) => records.push(JSON.parse(line)) }));
       try {
         withDeviceDenied({ major: 1, minor: 7 }, () => {
           plugin.start((list) => published.push(list));

@@ -3,19 +3,14 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { startPlugin, type PluginCommand, type RunningPlugin } from '../../../plugins/cli/command';
-import { buildFixture, isRoot, type BuiltTree } from '../../../plugins/device-nodes/fixture';
+import { buildFixture, type BuiltTree } from '../../../plugins/device-nodes/fixture';
 import { KubeletSimulator } from '../../../simulator/kubelet';
+import { describeAsRoot, describeUnless, openFds } from '../../helpers/root';
 import { removeDir, tempDir } from '../../helpers/tmp';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
-/** `describe` for suites that mknod: skipped with a printed reason when not root, never under CI=true. */
-export function describeAsRoot(name: string, fn: () => void): void {
-  if (isRoot()) return describe(name, fn);
-  if (process.env.CI === 'true') throw new Error(`CI=true but not root: "${name}" needs root to mknod`);
-  console.warn(`SKIPPED "${name}": needs root to create device nodes with mknod`);
-  describe.skip(name, fn);
-}
+export { describeAsRoot, openFds };
 
 export interface Sandbox extends BuiltTree {
   devicePluginDir: string;
@@ -88,20 +83,13 @@ export function kubeletHealth(kubelet: KubeletSimulator, resource: string): stri
   return states.size === 1 ? [...states][0] : 'mixed';
 }
 
-/** Open file descriptors of this process. */
-export function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
-
 const CLI = path.join(REPO_ROOT, 'bin', 'kube-device-plugins.js');
 const BUILT = path.join(REPO_ROOT, 'dist', 'plugins', 'cli', 'main.js');
 
 /** `describe` for suites that run the built CLI: skipped with a reason when dist/ is missing, never under CI. */
 export function describeWithBuild(name: string, fn: () => void): void {
   if (fs.existsSync(BUILT)) return describeAsRoot(name, fn);
-  if (process.env.CI === 'true') throw new Error(`CI=true but ${BUILT} is missing: run npm run build`);
-  console.warn(`SKIPPED "${name}": ${BUILT} is missing (run npm run build first)`);
-  describe.skip(name, fn);
+  describeUnless(`${BUILT} is missing (run npm run build first)`, name, fn);
 }
 
 export interface Exited {
