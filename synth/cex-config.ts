@@ -54,7 +54,12 @@ export const CEX_CONFIG_SET_SCHEMA = {
       description: 'Minimal card generation ("" = any).',
       enum: ['', 'cex4', 'cex5', 'cex6', 'cex7', 'cex8', 'cex9'],
     },
-    overcommit: { description: 'Pods per APQN (0 = APQN_OVERCOMMIT_LIMIT).', type: 'integer', minimum: 0, maximum: 100 },
+    overcommit: {
+      description: 'Pods per APQN (0 = APQN_OVERCOMMIT_LIMIT).',
+      type: 'integer',
+      minimum: 0,
+      maximum: 100,
+    },
     livesysfs: { description: 'Live (1) or static (0) sysfs view.', type: 'integer', minimum: 0 },
     apqns: {
       description: 'The adapter/domain pairs of the set.',
