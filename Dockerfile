@@ -41,5 +41,6 @@ COPY proto ./proto
 COPY --chmod=0755 plugins/netdevice/hooks/netdevice-hook.sh ./plugins/netdevice/hooks/netdevice-hook.sh
 
 # The DaemonSets set command and args; this default shows the usage.
-ENTRYPOINT ["node", "/app/bin/kube-device-plugins.js"]
+# The Node flags are NODE_RUNTIME_FLAGS (plugins/cli/node-flags.ts), as in the DaemonSets.
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--lite-mode", "--no-expose-wasm", "/app/bin/kube-device-plugins.js"]
 CMD ["--help"]

@@ -13,6 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { resourceNameErrors } from '../plugins/framework/names';
 import {
   API_VERSION,
+  CHANNEL_OPTIONS,
   KUBELET_SOCKET_NAME,
   services,
   unary,
@@ -240,7 +241,7 @@ export class KubeletSimulator extends EventEmitter {
     }
     const DevicePlugin = services().devicePlugin;
     const socket = path.join(this.options.devicePluginDir, request.endpoint);
-    const client = new DevicePlugin(unixTarget(socket), grpc.credentials.createInsecure());
+    const client = new DevicePlugin(unixTarget(socket), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     let options: WireDevicePluginOptions;
     try {
       await waitForReady(client, this.options.dialTimeoutMs ?? 3000);

@@ -26,6 +26,7 @@ import {
   Volume,
   VolumeMount,
 } from './k8s-types';
+import { NODE_RUNTIME_FLAGS } from '../plugins/cli/node-flags';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'json' | 'text';
@@ -163,7 +164,7 @@ const PRIVILEGED: SecurityContext = {
  */
 const TERMINATION_MESSAGE_PATH = '/tmp/termination-log';
 
-const PLUGIN_ENTRY = ['node', '/app/bin/kube-device-plugins.js'];
+const PLUGIN_ENTRY = ['node', ...NODE_RUNTIME_FLAGS, '/app/bin/kube-device-plugins.js'];
 
 export class DevicePluginDaemonSet extends Construct {
   readonly apiObject: ApiObject;

@@ -13,6 +13,7 @@ import { FrameworkMetrics } from './metrics';
 import { assertResourceName, assertSocketPath, socketNameFor } from './names';
 import {
   API_VERSION,
+  CHANNEL_OPTIONS,
   KUBELET_SOCKET_NAME,
   services,
   unary,
@@ -255,7 +256,7 @@ export class PluginManager {
       options: entry.server.options(),
     };
     const Registration = services().registration;
-    const client = new Registration(unixTarget(this.kubeletSocket), grpc.credentials.createInsecure());
+    const client = new Registration(unixTarget(this.kubeletSocket), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     try {
       await waitForReady(client, this.opts.registerTimeoutMs);
       await unary(client, 'Register', request, this.opts.registerTimeoutMs);

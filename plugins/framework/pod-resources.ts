@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as grpc from '@grpc/grpc-js';
-import { services, unary, unixTarget, waitForReady } from './proto';
+import { CHANNEL_OPTIONS, services, unary, unixTarget, waitForReady } from './proto';
 
 export interface ContainerDevices {
   resourceName: string;
@@ -50,7 +50,7 @@ export class PodResourcesClient {
     private readonly timeoutMs = 5000,
   ) {
     const Lister = services().podResources;
-    this.client = new Lister(unixTarget(socketPath), grpc.credentials.createInsecure());
+    this.client = new Lister(unixTarget(socketPath), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   }
 
   async list(): Promise<PodResources[]> {

@@ -118,6 +118,16 @@ export interface WirePreferredAllocationResponse {
   container_responses: { deviceIDs: string[] }[];
 }
 
+/**
+ * Channel options for every client we make. A unix socket file appears (bind) a moment before its
+ * server accepts (listen), and inotify tells us about the file at once: a connect in that window is
+ * refused, and gRPC's default 1 s reconnect backoff would then stall a re-registration for seconds.
+ */
+export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 10,
+  'grpc.max_reconnect_backoff_ms': 500,
+};
+
 /** A client for a unix socket path; gRPC wants `unix://` plus an absolute path. */
 export function unixTarget(socketPath: string): string {
   return `unix://${path.resolve(socketPath)}`;

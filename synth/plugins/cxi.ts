@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { labelMap, NODE_LABELS } from '../../nfd-rules';
 import { withDefaults } from '../common';
 import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS, HostPathMount } from '../daemonset';
+import { NODE_RUNTIME_FLAGS } from '../../plugins/cli/node-flags';
 
 export interface CxiPluginProps extends DevicePluginOptions {
   /** Default `beta.hpe.com/cxi`. */
@@ -67,7 +68,7 @@ export class CxiPlugin extends Construct {
         {
           name: 'cdi-generator',
           when: p.cdi,
-          command: ['node', '/app/bin/cxi-cdi-generator.js'],
+          command: ['node', ...NODE_RUNTIME_FLAGS, '/app/bin/cxi-cdi-generator.js'],
           args: ['--cdi-dir', HOST_PATHS.cdi.path],
           env: [
             { name: 'OFI_ROOT', value: p.ofiRoot },

@@ -10,6 +10,7 @@ import * as path from 'path';
 import { HpcDevicesChart } from '../../synth/examples/custom-chart';
 import { valuesFromFiles } from '../../synth/main';
 import { Container, PodSpec } from '../../synth/k8s-types';
+import { NODE_RUNTIME_FLAGS } from '../../plugins/cli/node-flags';
 import { PLUGINS, defaultValues, mergeValues } from '../../synth/values';
 import { K8sObject } from './helpers/helm';
 import { VALUE_SETS, find, synthObjects } from './helpers/synth';
@@ -69,7 +70,7 @@ describe.each(PLUGINS)('%s DaemonSet', (plugin) => {
     expect(container.args).toContain(`--http-addr=:${port.containerPort}`);
     expect(container.livenessProbe!.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(container.readinessProbe!.httpGet).toEqual({ path: '/readyz', port: 'http' });
-    expect(container.command).toEqual(['node', '/app/bin/kube-device-plugins.js', plugin]);
+    expect(container.command).toEqual(['node', ...NODE_RUNTIME_FLAGS, '/app/bin/kube-device-plugins.js', plugin]);
   });
 
   test('gets the kubelet device-plugin dir read-write', () => {
@@ -128,7 +129,7 @@ test('optional features bring their host paths and init containers only when on'
   expect(mounts(podSpec(custom, 'kvm'))['/var/run/cdi']).toBeUndefined();
   expect(podSpec(defaults, 'cxi').initContainers).toBeUndefined();
   const generator = podSpec(custom, 'cxi').initContainers![0];
-  expect(generator.command).toEqual(['node', '/app/bin/cxi-cdi-generator.js']);
+  expect(generator.command).toEqual(['node', ...NODE_RUNTIME_FLAGS, '/app/bin/cxi-cdi-generator.js']);
   expect(generator.args).toEqual(['--cdi-dir', '/var/run/cdi']);
   expect(mounts(podSpec(custom, 'cxi'), generator)['/var/run/cdi']).toBe('/var/run/cdi');
   expect(mounts(podSpec(custom, 'cxi'))['/var/run/cdi (ro)']).toBe('/var/run/cdi');
