@@ -70,7 +70,12 @@ describe.each(PLUGINS)('%s DaemonSet', (plugin) => {
     expect(container.args).toContain(`--http-addr=:${port.containerPort}`);
     expect(container.livenessProbe!.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(container.readinessProbe!.httpGet).toEqual({ path: '/readyz', port: 'http' });
-    expect(container.command).toEqual(['node', ...NODE_RUNTIME_FLAGS, '/app/bin/kube-device-plugins.js', plugin]);
+    expect(container.command).toEqual([
+      'node',
+      ...NODE_RUNTIME_FLAGS,
+      '/app/bin/kube-device-plugins.js',
+      plugin,
+    ]);
   });
 
   test('gets the kubelet device-plugin dir read-write', () => {
