@@ -256,7 +256,11 @@ export class PluginManager {
       options: entry.server.options(),
     };
     const Registration = services().registration;
-    const client = new Registration(unixTarget(this.kubeletSocket), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    const client = new Registration(
+      unixTarget(this.kubeletSocket),
+      grpc.credentials.createInsecure(),
+      CHANNEL_OPTIONS,
+    );
     try {
       await waitForReady(client, this.opts.registerTimeoutMs);
       await unary(client, 'Register', request, this.opts.registerTimeoutMs);
