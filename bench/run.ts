@@ -41,7 +41,8 @@ async function main(): Promise<void> {
       );
       console.log(`  ${r.metric}: ${r.value}${r.target ? ` (target ${r.target})` : ''}`);
     }
-    sections.push(`## ${scenario.name}\n\n${table.join('\n')}\n`);
+    const notes = (scenario.notes ?? []).map((n) => `- ${n}`).join('\n');
+    sections.push(`## ${scenario.name}\n\n${table.join('\n')}\n${notes ? `\n${notes}\n` : ''}`);
   }
   const doc = [
     '# Benchmarks',

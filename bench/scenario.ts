@@ -14,6 +14,8 @@ export interface BenchRow {
 export interface BenchScenario {
   name: string;
   run(): Promise<BenchRow[]>;
+  /** What the figures mean and how they were taken, printed under the table. */
+  notes?: string[];
   /** Why it cannot run here, or undefined. */
   unavailable?(): string | undefined;
 }

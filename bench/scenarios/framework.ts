@@ -204,7 +204,9 @@ async function allocation(r: Rig, label: string): Promise<BenchRow[]> {
   await allocateLatency(r, 4, 200); // warm-up
   const one = await allocateLatency(r, 1, 1000);
   const before = await scrape(r.metricsPort);
+  const t0 = now();
   const many = await allocateLatency(r, 64, 5000);
+  const throughput = (5000 / (now() - t0)) * 1000;
   const after = await scrape(r.metricsPort);
   let done = 1200 + 5000;
   while (done < 10_000) {
@@ -223,6 +225,10 @@ async function allocation(r: Rig, label: string): Promise<BenchRow[]> {
       value: `${ms(percentile(many, 50))} / ${ms(p99many)}`,
       target: 'p99 ≤ 5 ms',
       met: p99many <= 5,
+    },
+    {
+      metric: `[${label}] Allocate throughput at 64 concurrent (client and plugin share the 2 cores)`,
+      value: `${throughput.toFixed(0)} calls/s`,
     },
     {
       metric: `[${label}] Allocate time inside the plugin at 64 concurrent, p50 / p99 (its histogram buckets)`,
@@ -263,6 +269,12 @@ async function bigList(): Promise<BenchRow[]> {
 
 export const bench: BenchScenario = {
   name: 'framework',
+  notes: [
+    'The plugin is bench/fake-plugin.ts (files in a directory are devices, watched by inotify) run as a real process; the kubelet simulator runs in the bench process and is the gRPC client, as the kubelet would be.',
+    '"production flags" are NODE_RUNTIME_FLAGS (plugins/cli/node-flags.ts), which the chart and the image use; "plain node" is the same process without them.',
+    "Allocate at 64 concurrent misses the 5 ms target end to end, and we do not expect a Node gRPC server on this machine to meet it: by Little's law, 64 calls in flight with a 5 ms p99 need well over 12,800 calls/s, while the client and the plugin here share 2 cores (see the throughput row). The time spent inside the plugin stays within the smallest histogram bucket (0.5 ms) at p99; the rest is queueing in HTTP/2 and gRPC on both sides. The kubelet does not issue Allocate calls 64 at a time: its device manager allocates one container at a time under a lock, which the 1-in-flight row measures.",
+    'The 10,000-device row includes the plugin re-reading a directory of 10,000 files after the change, then encoding and sending the full list.',
+  ],
   async run() {
     const rows = await coldStart();
     const r = await rig(64);
