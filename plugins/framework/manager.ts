@@ -3,7 +3,8 @@
  * them registered. The kubelet signals its restart by deleting every socket in the device-plugin dir
  * and creating a new kubelet.sock; an inotify watch on the dir (backed by a slow poll) notices either
  * change and runs `reconcile`, which compares file identities and re-serves / re-registers as needed.
- * All work for one resource is serialised on its own queue, so a reconcile never races another.
+ * Serving work for one resource is serialised on its own queue, so a reconcile never races another;
+ * Register calls run beside it and only count when they are still for the current kubelet and socket.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -42,8 +43,13 @@ interface Entry {
   log: Logger;
   /** Identity (inode + ctime) of the socket file we bound; a different or missing file means re-serve. */
   boundIdentity?: string;
-  /** Identity of the kubelet.sock we registered with; a new kubelet means register again. */
-  registeredWith?: string;
+  /**
+   * What we are registered for: the identities of kubelet.sock and of our socket. A new kubelet, or a
+   * socket served again, means register again.
+   */
+  registeredFor?: string;
+  /** The same key for a Register call in flight (registrations run outside the queue). */
+  inflight?: string;
   registeredOnce: boolean;
   attempts: number;
   retryTimer?: NodeJS.Timeout;
@@ -160,7 +166,7 @@ export class PluginManager {
       return {
         resource: e.server.resourceName,
         socket: e.server.socketPath,
-        registered: e.registeredWith !== undefined,
+        registered: e.registeredFor !== undefined,
         streaming: e.server.streaming(),
         devices: devices.length,
         healthy: devices.filter((d) => d.health === 'Healthy').length,
@@ -234,21 +240,26 @@ export class PluginManager {
       if (entry.boundIdentity) entry.log.info('our socket was removed (kubelet restart?); serving again');
       await entry.server.serve();
       entry.boundIdentity = fileIdentity(entry.server.socketPath);
-      entry.registeredWith = undefined;
     }
     const kubelet = fileIdentity(this.kubeletSocket);
     if (kubelet === undefined) {
-      if (entry.registeredWith !== undefined)
+      if (entry.registeredFor !== undefined)
         entry.log.info('kubelet socket is gone; waiting for the kubelet');
-      entry.registeredWith = undefined;
+      entry.registeredFor = undefined;
       return; // the watch (or poll) brings us back when kubelet.sock appears
     }
-    if (kubelet === entry.registeredWith) return;
-    await this.register(entry, kubelet);
+    const target = `${kubelet}|${entry.boundIdentity}`;
+    if (target === entry.registeredFor || target === entry.inflight) return;
+    entry.registeredFor = undefined;
+    // Not awaited: the kubelet answers Register only after dialling our socket, and a kubelet that is
+    // still clearing the directory may delete the socket we just made. The queue must stay free to
+    // serve again at once, or both sides would wait out the dial timeout.
+    void this.register(entry, target);
   }
 
-  private async register(entry: Entry, kubeletIdentity: string): Promise<void> {
+  private async register(entry: Entry, target: string): Promise<void> {
     clearTimeout(entry.retryTimer);
+    entry.inflight = target;
     const request: WireRegisterRequest = {
       version: API_VERSION,
       endpoint: path.basename(entry.server.socketPath),
@@ -261,10 +272,13 @@ export class PluginManager {
       grpc.credentials.createInsecure(),
       CHANNEL_OPTIONS,
     );
+    const current = () => entry.inflight === target && !entry.removed && !this.stopped;
     try {
       await waitForReady(client, this.opts.registerTimeoutMs);
       await unary(client, 'Register', request, this.opts.registerTimeoutMs);
     } catch (err) {
+      if (!current()) return; // superseded: a newer attempt is under way
+      entry.inflight = undefined;
       entry.attempts += 1;
       const delay = Math.min(this.opts.initialBackoffMs * 2 ** (entry.attempts - 1), this.opts.maxBackoffMs);
       this.metrics.registrationFailures.inc({ resource: entry.server.resourceName });
@@ -279,7 +293,9 @@ export class PluginManager {
     } finally {
       client.close();
     }
-    entry.registeredWith = kubeletIdentity;
+    if (!current()) return; // our socket was served again meanwhile: the newer attempt registers that one
+    entry.inflight = undefined;
+    entry.registeredFor = target;
     entry.attempts = 0;
     this.metrics.registrations.inc({ resource: entry.server.resourceName });
     if (entry.registeredOnce) this.metrics.reregistrations.inc({ resource: entry.server.resourceName });

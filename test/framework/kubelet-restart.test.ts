@@ -1,8 +1,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { socketNameFor } from '../../plugins/framework';
+import * as grpc from '@grpc/grpc-js';
+import { PluginManager, silentLogger, socketNameFor } from '../../plugins/framework';
+import {
+  CHANNEL_OPTIONS,
+  services,
+  unary,
+  unixTarget,
+  waitForReady,
+  type WireRegisterRequest,
+} from '../../plugins/framework/proto';
 import { FakePlugin, healthy } from '../helpers/fake-plugin';
-import { eventually } from '../helpers/tmp';
+import { eventually, removeDir, tempDir } from '../helpers/tmp';
 import { harness, type Harness } from './harness';
 
 const RESOURCE = 'example.com/dev';
@@ -78,4 +87,48 @@ test('the poll fallback restores registration even with no inotify event', async
   (h.manager as unknown as { watcher?: fs.FSWatcher }).watcher?.close();
   await h.kubelet.restart();
   await reregistered(1);
+});
+
+test('our socket deleted while Register is in flight is served again at once, so the kubelet can dial it', async () => {
+  // A kubelet still clearing its directory: it deletes the plugin's fresh socket, then dials it. The
+  // plugin must not sit in Register waiting for a kubelet that waits for the plugin.
+  const dir = tempDir();
+  const registerCalls: number[] = [];
+  const server = new grpc.Server();
+  server.addService(services().registration.service, {
+    Register: (call: grpc.ServerUnaryCall<WireRegisterRequest, object>, cb: grpc.sendUnaryData<object>) => {
+      const socket = path.join(dir, call.request.endpoint);
+      registerCalls.push(Date.now());
+      if (registerCalls.length === 1) fs.rmSync(socket, { force: true });
+      const DevicePlugin = services().devicePlugin;
+      const client = new DevicePlugin(unixTarget(socket), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      waitForReady(client, 4000)
+        .then(() => unary(client, 'GetDevicePluginOptions', {}, 2000))
+        .then(
+          () => cb(null, {}),
+          (err: Error) => cb({ code: grpc.status.UNAVAILABLE, details: err.message }),
+        )
+        .finally(() => client.close());
+    },
+  });
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(
+      unixTarget(path.join(dir, 'kubelet.sock')),
+      grpc.ServerCredentials.createInsecure(),
+      (err) => (err ? reject(err) : resolve()),
+    ),
+  );
+  const manager = new PluginManager({ devicePluginDir: dir, log: silentLogger, pollIntervalMs: 60_000 });
+  try {
+    await manager.addResource(new FakePlugin(RESOURCE, healthy('a')));
+    // Well inside the kubelet's 4 s dial timeout: nobody waited it out. The re-served socket gets its
+    // own Register call beside the first (which the kubelet could still complete, by path).
+    await eventually(() => manager.status()[0].registered, 2000, 'registration');
+    expect(registerCalls.length).toBeLessThanOrEqual(2);
+    expect(fs.statSync(path.join(dir, socketNameFor(RESOURCE))).isSocket()).toBe(true);
+  } finally {
+    await manager.stop();
+    server.forceShutdown();
+    removeDir(dir);
+  }
 });
