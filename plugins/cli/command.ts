@@ -161,8 +161,9 @@ export async function startPlugin(
     httpServer?.closeAllConnections();
   };
 
+  let started = false;
   try {
-    if (common.httpAddr) httpServer = await startHttpServer(common.httpAddr, manager, log);
+    if (common.httpAddr) httpServer = await startHttpServer(common.httpAddr, manager, log, () => started);
     await command.run({
       common,
       options: parsed.values,
@@ -175,6 +176,7 @@ export async function startPlugin(
     await stop();
     throw err;
   }
+  started = true;
   log.info('plugin started', { resources: manager.resources() });
   return { manager, log, http: httpServer, stop };
 }

@@ -16,10 +16,15 @@ export function parseListenAddress(addr: string): { host?: string; port: number 
   return { host: host || undefined, port };
 }
 
+/**
+ * `started` says whether the plugin family finished starting (added the resources its configuration
+ * names): before that the plugin is not ready even with nothing to register.
+ */
 export async function startHttpServer(
   addr: string,
   manager: PluginManager,
   log: Logger,
+  started: () => boolean = () => true,
 ): Promise<http.Server> {
   const { host, port } = parseListenAddress(addr);
   const server = http.createServer((req, res) => {
@@ -27,7 +32,7 @@ export async function startHttpServer(
     if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (url === '/readyz') {
-      const ready = manager.ready();
+      const ready = started() && manager.ready();
       res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ ready, resources: manager.status() }) + '\n');
     } else if (url === '/metrics') {

@@ -174,10 +174,12 @@ export class PluginManager {
     });
   }
 
-  /** Ready when every resource is registered and the kubelet is streaming its devices. */
+  /**
+   * Ready when every resource is registered and the kubelet is streaming its devices. With no resource
+   * at all (e.g. a CEX config with no sets) there is nothing to wait for: ready.
+   */
   ready(): boolean {
-    const status = this.status();
-    return status.length > 0 && status.every((s) => s.registered && s.streaming);
+    return this.status().every((s) => s.registered && s.streaming);
   }
 
   async stop(): Promise<void> {

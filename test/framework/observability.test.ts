@@ -63,6 +63,24 @@ test('/healthz, /readyz (503 until registered and streaming) and /metrics', asyn
   expect((await get(port, '/nope')).status).toBe(404);
 });
 
+test('/readyz: not ready until the family has started; then ready even with no resource to register', async () => {
+  h = await harness({ startKubelet: false });
+  let started = false;
+  server = await startHttpServer(
+    '127.0.0.1:0',
+    h.manager,
+    createLogger({ write: () => undefined }),
+    () => started,
+  );
+  const port = (server.address() as { port: number }).port;
+  expect((await get(port, '/readyz')).status).toBe(503);
+  started = true;
+  expect(await get(port, '/readyz')).toEqual({
+    status: 200,
+    body: JSON.stringify({ ready: true, resources: [] }) + '\n',
+  });
+});
+
 test('listen addresses', () => {
   expect(parseListenAddress(':8080')).toEqual({ host: undefined, port: 8080 });
   expect(parseListenAddress('127.0.0.1:9')).toEqual({ host: '127.0.0.1', port: 9 });

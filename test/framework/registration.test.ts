@@ -87,6 +87,7 @@ test('with no kubelet at start, it serves and registers as soon as kubelet.sock 
   await h.manager.addResource(new FakePlugin(RESOURCE, healthy('a', 'b')));
   await sleep(100);
   expect(h.manager.ready()).toBe(false);
+  expect(h.manager.status()[0]).toMatchObject({ registered: false });
   await h.kubelet.start(); // the inotify watch, not the (60 s) poll, must notice this
   await h.kubelet.waitForRegistration(RESOURCE, 3000);
   expect(h.kubelet.capacity(RESOURCE)).toBe(2);
