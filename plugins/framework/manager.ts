@@ -156,6 +156,7 @@ export class PluginManager {
     return [...this.entries.keys()];
   }
 
+  /** The server of a resource (tests reach the plugin through it). */
   server(resource: string): ResourceServer | undefined {
     return this.entries.get(resource)?.server;
   }

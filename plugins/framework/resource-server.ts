@@ -29,8 +29,6 @@ export class ResourceServer {
   private wireList: WireDevice[] = [];
   private server?: grpc.Server;
   private streams = new Set<Stream>();
-  /** Listeners told about every accepted device list (tests, readiness). */
-  private listeners = new Set<(devices: Device[]) => void>();
 
   constructor(
     readonly plugin: ResourcePlugin,
@@ -58,11 +56,6 @@ export class ResourceServer {
     return this.streams.size > 0;
   }
 
-  onDevices(listener: (devices: Device[]) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
   /** Accept a new full list from the plugin and send it to every open ListAndWatch stream. */
   readonly publish = (devices: Device[]): void => {
     const errors = deviceIdErrors(devices.map((d) => d.id));
@@ -76,7 +69,6 @@ export class ResourceServer {
     this.metrics.setDevices(this.resourceName, this.devices);
     for (const stream of this.streams) stream.write({ devices: this.wireList });
     this.log.debug('device list published', { devices: devices.length, streams: this.streams.size });
-    for (const listener of this.listeners) listener(this.devices);
   };
 
   /** Bind a fresh gRPC server on the socket path, replacing any earlier one and any stale file. */
@@ -125,7 +117,7 @@ export class ResourceServer {
     this.log.info('serving device plugin', { socket: this.socketPath });
   }
 
-  /** Stop serving: end our streams, wait for the server to close, remove our socket file. */
+  /** Stop serving: end our streams and wait for the server to close (the manager removes the file). */
   async close(): Promise<void> {
     const server = this.server;
     if (!server) return;
