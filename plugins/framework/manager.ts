@@ -50,6 +50,8 @@ interface Entry {
   registeredFor?: string;
   /** The same key for a Register call in flight (registrations run outside the queue). */
   inflight?: string;
+  /** Set while kubelet.sock is missing, so that is said once in the log, not on every event. */
+  waitingForKubelet?: boolean;
   registeredOnce: boolean;
   attempts: number;
   retryTimer?: NodeJS.Timeout;
@@ -246,11 +248,16 @@ export class PluginManager {
     }
     const kubelet = fileIdentity(this.kubeletSocket);
     if (kubelet === undefined) {
-      if (entry.registeredFor !== undefined)
-        entry.log.info('kubelet socket is gone; waiting for the kubelet');
+      if (!entry.waitingForKubelet) {
+        entry.log.info('waiting for the kubelet: its registration socket does not exist (yet)', {
+          kubeletSocket: this.kubeletSocket,
+        });
+      }
+      entry.waitingForKubelet = true;
       entry.registeredFor = undefined;
       return; // the watch (or poll) brings us back when kubelet.sock appears
     }
+    entry.waitingForKubelet = false;
     const target = `${kubelet}|${entry.boundIdentity}`;
     if (target === entry.registeredFor || target === entry.inflight) return;
     entry.registeredFor = undefined;
