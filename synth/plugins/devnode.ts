@@ -1,6 +1,7 @@
 /**
  * Generic device-node plugin: resources defined by globs of host device nodes, from a config file shipped in
- * a ConfigMap (hot-reloaded by the plugin when the ConfigMap changes).
+ * a ConfigMap (hot-reloaded by the plugin when the ConfigMap changes). It reads host /dev and nothing else:
+ * it writes no CDI spec (Allocate names the nodes themselves), so it gets no CDI directory.
  */
 import { Construct } from 'constructs';
 import { labelMap, NODE_LABELS } from '../../nfd-rules';
@@ -61,7 +62,7 @@ export class DevnodePlugin extends Construct {
       ...p,
       plugin: 'devnode',
       args: [`--config=${CONFIG_DIR}/${CONFIG_FILE}`],
-      hostPaths: [HOST_PATHS.dev, HOST_PATHS.cdi],
+      hostPaths: [HOST_PATHS.dev],
       configFile: {
         configMapName: objectName('devnode'),
         mountPath: CONFIG_DIR,

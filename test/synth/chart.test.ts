@@ -100,10 +100,10 @@ test('each plugin mounts only the host paths it reads', () => {
     '/dev (ro)': '/dev',
     '/var/run/cdi': '/var/run/cdi',
   });
+  // devnode writes no CDI spec (docs/plugins/devnode.md), so no CDI dir.
   expect(mounts(podSpec(defaults, 'devnode'))).toEqual({
     ...dp,
     '/dev (ro)': '/dev',
-    '/var/run/cdi': '/var/run/cdi',
     '/etc/kube-device-plugins (ro)': 'configMap:kube-device-plugins-devnode',
   });
   expect(mounts(podSpec(defaults, 'cxi'))).toEqual({
