@@ -30,10 +30,13 @@ export function labelMap(label: NodeLabel): Record<string, string> {
   return { [label.key]: label.value };
 }
 
-/** A TDX guest (the node itself runs in a trust domain), as detected by NFD's cpu source. */
+/**
+ * A TDX guest (the node itself runs in a trust domain), as detected by NFD's cpu source. Upstream's rule as is
+ * (Intel CCNP, device-plugin/ccnp-device-plugin/deploy/node-feature-rules.yaml), rule name included.
+ */
 export function tdxGuestRule(): NfdRule {
   return {
-    name: 'intel.tdx-guest',
+    name: 'intel.tdx',
     labels: labelMap(NODE_LABELS.tdx),
     matchFeatures: [{ feature: 'cpu.security', matchExpressions: { 'tdx.protected': { op: 'IsTrue' } } }],
   };

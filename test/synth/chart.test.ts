@@ -215,10 +215,11 @@ test('NFD rules label the nodes the DaemonSets select, in namespaces NFD accepts
     for (const key of Object.keys(labels))
       expect(key.split('/')[0]).toMatch(/(^|\.)feature\.node\.kubernetes\.io$/);
   }
+  // Exactly Intel CCNP's rule (device-plugin/ccnp-device-plugin/deploy/node-feature-rules.yaml).
   expect(find(defaults, 'NodeFeatureRule', 'kube-device-plugins-tdx').spec).toEqual({
     rules: [
       {
-        name: 'intel.tdx-guest',
+        name: 'intel.tdx',
         labels: { 'intel.feature.node.kubernetes.io/tdx-guest': 'enabled' },
         matchFeatures: [{ feature: 'cpu.security', matchExpressions: { 'tdx.protected': { op: 'IsTrue' } } }],
       },
