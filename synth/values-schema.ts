@@ -184,8 +184,8 @@ export const VALUES_SCHEMA: JsonSchema = {
       resourceName: str('Resource name (--resource-name).', PATTERNS.resourceName),
       sharedCount,
       udsDir: str(
-        'Host directory of the CCNP sockets, mounted into pods (--uds-dir).',
-        PATTERNS.absolutePath,
+        'Host directory of the CCNP sockets, mounted into pods (--uds-dir). The plugin gets its parent read-write, so it is at least two levels deep: a dedicated directory such as /run/ccnp/uds.',
+        PATTERNS.nestedPath,
       ),
       udsResourceName: str(
         'Also offer the UDS dir as this resource, e.g. tdx.intel.com/ccnp-uds ("" = off).',

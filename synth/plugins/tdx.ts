@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { labelMap, NODE_LABELS } from '../../nfd-rules';
 import { withDefaults } from '../common';
 import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS } from '../daemonset';
-import { defineDerivation, derive } from '../helm/symbolic';
+import { defineDerivation, derive, isSymbolic } from '../helm/symbolic';
 
 export interface TdxPluginProps extends DevicePluginOptions {
   /** Default `tdx.intel.com/tdx-guest`. */
@@ -45,6 +45,15 @@ export class TdxPlugin extends Construct {
   constructor(scope: Construct, id: string, props: TdxPluginProps = {}) {
     super(scope, id);
     const p = withDefaults(TDX_DEFAULTS, props);
+    // The parent is mounted read-write: for a top-level dir that would be the host's root (values.schema.json
+    // says the same for the chart).
+    if (
+      !isSymbolic(p.udsDir) &&
+      (!path.posix.isAbsolute(p.udsDir) || parentDirectory.compute({ path: p.udsDir }) === '/')
+    )
+      throw new Error(
+        `TdxPlugin: udsDir "${p.udsDir}" must be an absolute path at least two levels deep (e.g. /run/ccnp/uds): its parent is mounted read-write`,
+      );
     this.daemonSet = new DevicePluginDaemonSet(this, 'daemonset', {
       ...p,
       plugin: 'tdx',

@@ -56,6 +56,7 @@ describe('values', () => {
     ['a bad CIDR', { cxi: { nics: [{ master: 'hsn0', mode: 'l2', range: '10.0.0.0' }] } }],
     ['an out-of-range interval', { cex: { apqnCheckInterval: 5 } }],
     ['a bad quantity', { tdx: { resources: { limits: { memory: 'lots' } } } }],
+    ['a top-level TDX socket dir (its parent, the host root, is mounted)', { tdx: { udsDir: '/ccnp' } }],
   ])('the schema rejects %s', (_name, override) => {
     expect(check(mergeValues(defaultValues(), override))).toBe(false);
   });

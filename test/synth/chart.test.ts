@@ -3,7 +3,7 @@
  * NFD label, probes, the CEX and netdevice specifics, the NFD rules and NADs, and use as a library.
  */
 import { App, Chart } from 'cdk8s';
-import { CxiPlugin, NODE_LABELS } from '../../synth';
+import { CxiPlugin, NODE_LABELS, TdxPlugin } from '../../synth';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -126,6 +126,21 @@ test('each plugin mounts only the host paths it reads', () => {
     '/var/lib/kubelet/pod-resources (ro)': '/var/lib/kubelet/pod-resources',
     '/config (ro)': 'configMap:cex-resources-config',
   });
+});
+
+test.each(Object.keys(VALUE_SETS))('no DaemonSet mounts the host root: %s', (set) => {
+  for (const daemonSet of synthObjects(VALUE_SETS[set]).filter((o) => o.kind === 'DaemonSet')) {
+    const spec = (daemonSet.spec as { template: { spec: PodSpec } }).template.spec;
+    for (const volume of spec.volumes) expect(volume.hostPath?.path).not.toBe('/');
+  }
+});
+
+test('TDX refuses a top-level socket dir, whose parent (mounted read-write) is the host root', () => {
+  expect(() => new TdxPlugin(new Chart(new App(), 'mine'), 'tdx', { udsDir: '/ccnp' })).toThrow(
+    /two levels deep/,
+  );
+  const spec = podSpec(synthObjects({ tdx: { udsDir: '/run/ccnp-sockets/uds' } }), 'tdx');
+  expect(mounts(spec)['/run/ccnp-sockets']).toBe('/run/ccnp-sockets');
 });
 
 test('optional features bring their host paths and init containers only when on', () => {

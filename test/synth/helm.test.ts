@@ -142,6 +142,8 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
       'adapter',
     ],
     [{ image: { pullPolicy: 'Sometimes' } }, 'pullPolicy'],
+    // Its parent is mounted read-write: the host's root.
+    [{ tdx: { udsDir: '/ccnp' } }, 'udsDir'],
   ])('rejects bad values %j, naming %s', (values, field) => {
     const result = helmTemplate(helm, chartDir, { values });
     expect(result.status).not.toBe(0);
