@@ -4,7 +4,7 @@
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { CexConfigSet } from '../synth/cex-config';
+import { CexConfigSet, cexConfigSetsCheck } from '../synth/cex-config';
 import { componentLabels, objectName } from '../synth/common';
 import { defineDerivation, derive } from '../synth/helm/symbolic';
 import { POD_CONTAINERS, POD_CREATE_RULES, celString, inRequestsOrLimits } from './cel';
@@ -14,9 +14,12 @@ export const CEX_RESOURCE_PREFIX = 'cex.s390.ibm.com/';
 /** The sets as a CEL map literal, `{'set': 'project', ...}`. */
 export const cexProjectsCel = defineDerivation({
   name: 'kdp.cex.projectsCel',
+  // A set name twice would be a repeated key: the map literal fails, and so would every CEX pod's admission.
   compute: ({ sets }: { sets: readonly CexConfigSet[] }) =>
+    cexConfigSetsCheck.compute({ sets }) +
     `{${sets.map((set) => `${celString(set.setname)}: ${celString(set.project)}`).join(', ')}}`,
-  template: `{{- $entries := list -}}
+  template: `{{- include "kdp.cex.checkSets" . -}}
+{{- $entries := list -}}
 {{- range .sets -}}
 {{- $entries = append $entries (printf "'%s': '%s'" .setname .project) -}}
 {{- end -}}

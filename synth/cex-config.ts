@@ -84,9 +84,71 @@ export const CEX_RESOURCES_SCHEMA = {
   properties: { cryptoconfigsets: { type: 'array', items: CEX_CONFIG_SET_SCHEMA } },
 };
 
-/** The file content of the `cex-resources-config` ConfigMap. */
+/**
+ * What the CEX plugin refuses across sets (plugins/cex/config.ts), which no JSON Schema can say: a set name
+ * twice (the resource `cex.s390.ibm.com/<setname>` would be offered twice, and the CEX policy's CEL map of sets
+ * would have a repeated key, failing for every CEX pod), and an APQN in two sets or twice in one (an empty
+ * machineid matches any machine). The plugin exits on such a file, so the chart and the constructs refuse it
+ * first; the first problem is reported, by the TypeScript and the template twin alike.
+ */
+export function cexConfigSetsProblem(sets: readonly CexConfigSet[]): string | undefined {
+  const names = new Set<string>();
+  for (const set of sets) {
+    if (names.has(set.setname))
+      return `cex.configSets: set name "${set.setname}" appears more than once; set names must be unique`;
+    names.add(set.setname);
+  }
+  const seen: Array<{ adapter: number; domain: number; machineid: string; set: string }> = [];
+  for (const set of sets) {
+    for (const apqn of set.apqns) {
+      const machineid = apqn.machineid ?? '';
+      for (const prev of seen) {
+        if (
+          prev.adapter === apqn.adapter &&
+          prev.domain === apqn.domain &&
+          (prev.machineid === machineid || prev.machineid === '' || machineid === '')
+        )
+          return `cex.configSets: APQN adapter ${apqn.adapter}, domain ${apqn.domain} is in set "${prev.set}" and again in set "${set.setname}"; an APQN may belong to one set, once`;
+      }
+      seen.push({ adapter: apqn.adapter, domain: apqn.domain, machineid, set: set.setname });
+    }
+  }
+  return undefined;
+}
+
+/** Renders nothing; fails (`fail` in Helm, an Error in TypeScript) on {@link cexConfigSetsProblem}. */
+export const cexConfigSetsCheck = defineDerivation({
+  name: 'kdp.cex.checkSets',
+  compute: ({ sets }: { sets: readonly CexConfigSet[] }) => {
+    const problem = cexConfigSetsProblem(sets);
+    if (problem) throw new Error(problem);
+    return '';
+  },
+  template: `{{- $names := dict -}}
+{{- range $set := .sets -}}
+{{- if hasKey $names $set.setname -}}
+{{- fail (printf "cex.configSets: set name %q appears more than once; set names must be unique" $set.setname) -}}
+{{- end -}}
+{{- $_ := set $names $set.setname true -}}
+{{- end -}}
+{{- $seen := list -}}
+{{- range $set := .sets -}}
+{{- range $apqn := $set.apqns -}}
+{{- $machineid := $apqn.machineid | default "" -}}
+{{- range $prev := $seen -}}
+{{- if and (eq $prev.adapter (int $apqn.adapter)) (eq $prev.domain (int $apqn.domain)) (or (eq $prev.machineid $machineid) (eq $prev.machineid "") (eq $machineid "")) -}}
+{{- fail (printf "cex.configSets: APQN adapter %d, domain %d is in set %q and again in set %q; an APQN may belong to one set, once" (int $apqn.adapter) (int $apqn.domain) $prev.set $set.setname) -}}
+{{- end -}}
+{{- end -}}
+{{- $seen = append $seen (dict "adapter" (int $apqn.adapter) "domain" (int $apqn.domain) "machineid" $machineid "set" $set.setname) -}}
+{{- end -}}
+{{- end -}}`,
+});
+
+/** The file content of the `cex-resources-config` ConfigMap (checked first, see {@link cexConfigSetsProblem}). */
 export const cexResourcesJson = defineDerivation({
   name: 'kdp.cex.resourcesJson',
-  compute: ({ sets }: { sets: readonly CexConfigSet[] }) => goJson({ cryptoconfigsets: sets }, true),
-  template: '{{- dict "cryptoconfigsets" .sets | toPrettyJson -}}',
+  compute: ({ sets }: { sets: readonly CexConfigSet[] }) =>
+    cexConfigSetsCheck.compute({ sets }) + goJson({ cryptoconfigsets: sets }, true),
+  template: '{{- include "kdp.cex.checkSets" . -}}\n{{- dict "cryptoconfigsets" .sets | toPrettyJson -}}',
 });

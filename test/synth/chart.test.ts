@@ -212,6 +212,7 @@ test('CEX gets its node name, its env and its ConfigMap generated from the typed
   expect(sets.map((s: { setname: string; project: string }) => [s.setname, s.project])).toEqual([
     ['ep11-set', 'finance'],
     ['accel', 'ml'],
+    ['ep11-other-machine', 'finance'],
   ]);
   expect(sets[0].apqns[0]).toEqual({ adapter: 3, domain: 17, machineid: 'IBM-3931-00000000000ABCDE' });
 });

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { DEFAULT_CLUSTER_APIS, helmApiVersionFlags } from '../../synth/cluster-apis';
 import { writeChart } from '../../synth/render';
 import { Helm, K8sObject, helmTemplate, helms, objectKey, runHelm } from './helpers/helm';
-import { VALUE_SETS, synthObjects } from './helpers/synth';
+import { CEX_SETS_THE_PLUGIN_REFUSES, VALUE_SETS, synthObjects } from './helpers/synth';
 
 const chartDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-chart-')), 'kube-device-plugins');
 beforeAll(() => writeChart(chartDir));
@@ -150,4 +150,25 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
     expect(result.stderr).toContain("values don't meet the specifications of the schema");
     expect(result.stderr).toContain(field);
   });
+
+  test.each(Object.keys(CEX_SETS_THE_PLUGIN_REFUSES))(
+    'refuses CEX config sets the plugin would refuse, with the message cdk8s gives: %s',
+    (name) => {
+      const values = { cex: { configSets: CEX_SETS_THE_PLUGIN_REFUSES[name] } };
+      expect(() => synthObjects(values)).toThrow(/^cex\.configSets: /);
+      let message = '';
+      try {
+        synthObjects(values);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      for (const policies of [true, false]) {
+        const result = helmTemplate(helm, chartDir, {
+          values: { ...values, policies: { enabled: policies } },
+        });
+        expect(result.status).not.toBe(0);
+        expect(result.stderr).toContain(message);
+      }
+    },
+  );
 });

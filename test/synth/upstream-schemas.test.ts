@@ -5,6 +5,8 @@
  */
 import Ajv from 'ajv';
 import * as net from 'net';
+import { parseCryptoConfig } from '../../plugins/cex/config';
+import { parseConfig as parseDevnodeConfig } from '../../plugins/devnode/config';
 import { CEX_RESOURCES_SCHEMA } from '../../synth/cex-config';
 import { VALUES_SCHEMA } from '../../synth/values-schema';
 import { K8sObject } from './helpers/helm';
@@ -102,6 +104,20 @@ test.each(Object.keys(VALUE_SETS))('NAD configs are ipvlan + Whereabouts with CI
     expect(validate(config) ? [] : validate.errors).toEqual([]);
     expect(isCidr(config.ipam.range)).toBe(true);
     expect(nad.metadata.name).toBe(`${config.master}-ipvlan`);
+  }
+});
+
+test.each(Object.keys(VALUE_SETS))('the plugins accept the config files the chart writes: %s', (set) => {
+  for (const configMap of synthObjects(VALUE_SETS[set]).filter((o) => o.kind === 'ConfigMap')) {
+    const data = configMap.data as Record<string, string>;
+    if ('cex_resources.json' in data) {
+      expect(parseCryptoConfig(data['cex_resources.json'])).toEqual(
+        expect.objectContaining({ warnings: [] }),
+      );
+    }
+    if ('devnode.json' in data) {
+      expect(() => parseDevnodeConfig(data['devnode.json'], 'devnode.json')).not.toThrow();
+    }
   }
 });
 

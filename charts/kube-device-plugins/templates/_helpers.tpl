@@ -38,8 +38,32 @@ monitoring.coreos.com/v1
 {{- end -}}
 {{- end }}
 
+{{- /* kdp.cex.checkSets: the template twin of a TypeScript derivation (see synth/helm/symbolic.ts). */}}
+{{- define "kdp.cex.checkSets" -}}
+{{- $names := dict -}}
+{{- range $set := .sets -}}
+{{- if hasKey $names $set.setname -}}
+{{- fail (printf "cex.configSets: set name %q appears more than once; set names must be unique" $set.setname) -}}
+{{- end -}}
+{{- $_ := set $names $set.setname true -}}
+{{- end -}}
+{{- $seen := list -}}
+{{- range $set := .sets -}}
+{{- range $apqn := $set.apqns -}}
+{{- $machineid := $apqn.machineid | default "" -}}
+{{- range $prev := $seen -}}
+{{- if and (eq $prev.adapter (int $apqn.adapter)) (eq $prev.domain (int $apqn.domain)) (or (eq $prev.machineid $machineid) (eq $prev.machineid "") (eq $machineid "")) -}}
+{{- fail (printf "cex.configSets: APQN adapter %d, domain %d is in set %q and again in set %q; an APQN may belong to one set, once" (int $apqn.adapter) (int $apqn.domain) $prev.set $set.setname) -}}
+{{- end -}}
+{{- end -}}
+{{- $seen = append $seen (dict "adapter" (int $apqn.adapter) "domain" (int $apqn.domain) "machineid" $machineid "set" $set.setname) -}}
+{{- end -}}
+{{- end -}}
+{{- end }}
+
 {{- /* kdp.cex.projectsCel: the template twin of a TypeScript derivation (see synth/helm/symbolic.ts). */}}
 {{- define "kdp.cex.projectsCel" -}}
+{{- include "kdp.cex.checkSets" . -}}
 {{- $entries := list -}}
 {{- range .sets -}}
 {{- $entries = append $entries (printf "'%s': '%s'" .setname .project) -}}
@@ -49,6 +73,7 @@ monitoring.coreos.com/v1
 
 {{- /* kdp.cex.resourcesJson: the template twin of a TypeScript derivation (see synth/helm/symbolic.ts). */}}
 {{- define "kdp.cex.resourcesJson" -}}
+{{- include "kdp.cex.checkSets" . -}}
 {{- dict "cryptoconfigsets" .sets | toPrettyJson -}}
 {{- end }}
 

@@ -21,6 +21,42 @@ export function find(objects: K8sObject[], kind: string, name: string): K8sObjec
   return found;
 }
 
+/**
+ * CEX config sets the plugin refuses (plugins/cex/config.ts) although each set alone fits the schema: the chart
+ * and the constructs must refuse them too.
+ */
+export const CEX_SETS_THE_PLUGIN_REFUSES: Record<string, unknown[]> = {
+  'a set name twice': [
+    { setname: 'ep11', project: 'finance', apqns: [] },
+    { setname: 'ep11', project: 'ml', apqns: [{ adapter: 1, domain: 2 }] },
+  ],
+  'an APQN in two sets (an empty machineid matches any machine)': [
+    {
+      setname: 'a',
+      project: 'finance',
+      apqns: [{ adapter: 3, domain: 17, machineid: 'IBM-3931-0000000000000001' }],
+    },
+    {
+      setname: 'b',
+      project: 'ml',
+      apqns: [
+        { adapter: 4, domain: 1 },
+        { adapter: 3, domain: 17 },
+      ],
+    },
+  ],
+  'an APQN twice in one set': [
+    {
+      setname: 'a',
+      project: 'finance',
+      apqns: [
+        { adapter: 3, domain: 17 },
+        { adapter: 3, domain: 17 },
+      ],
+    },
+  ],
+};
+
 /** Value overrides the tests render with both cdk8s and Helm; each exercises different template paths. */
 export const VALUE_SETS: Record<string, unknown> = {
   defaults: {},
@@ -83,6 +119,12 @@ export const VALUE_SETS: Record<string, unknown> = {
           cexmode: 'accel',
           livesysfs: 1,
           apqns: [{ adapter: 1, domain: 2 }],
+        },
+        {
+          // The same adapter and domain as ep11-set's first APQN, on another machine: allowed.
+          setname: 'ep11-other-machine',
+          project: 'finance',
+          apqns: [{ adapter: 3, domain: 17, machineid: 'IBM-3931-00000000000FFFFF' }],
         },
       ],
     },
