@@ -77,6 +77,14 @@ const PATTERNS = {
   quantity: '^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?[0-9]+)?$',
   interfaceName: '^[A-Za-z0-9_.-]{1,15}$',
   cidr: '^([0-9]{1,3}\\.){3}[0-9]{1,3}/[0-9]{1,2}$|^[0-9A-Fa-f:]+/[0-9]{1,3}$',
+  /** A devnode glob as the plugin compiles it: relative, no empty, `.` or `..` segment. */
+  devnodeGlob: '^(\\.\\.[^/]+|\\.[^./][^/]*|[^./][^/]*)(/(\\.\\.[^/]+|\\.[^./][^/]*|[^./][^/]*))*$',
+  /**
+   * A devnode containerPath template: absolute, no `..` segment, `{name}` and `{path}` the only placeholders
+   * (no other `{` or `}`). A segment is `.`, or three dots and more, or up to two dots then anything else.
+   */
+  devnodeContainerPath:
+    '^(/(\\.|\\.\\.\\.([^/{}]|\\{name\\}|\\{path\\})*|\\.?\\.?([^/{}.]|\\{name\\}|\\{path\\})([^/{}]|\\{name\\}|\\{path\\})*)?)+$',
 };
 
 const stringMap = (description: string): JsonSchema => ({
@@ -206,18 +214,38 @@ export const VALUES_SCHEMA: JsonSchema = {
     devnode: plugin('device-node', 'Generic device nodes, by glob under /dev (label nodes by hand).', {
       config: section("The plugin's config file, shipped in a ConfigMap (hot-reloaded).", {
         resources: {
-          description: 'The resources: each a glob of device nodes under /dev.',
+          description: 'The resources (at least one, names unique): each a glob of device nodes under /dev.',
           type: 'array',
+          minItems: 1,
           items: {
             type: 'object',
             additionalProperties: false,
             required: ['name', 'glob'],
             properties: {
               name: str('Resource name.', PATTERNS.resourceName),
-              glob: { description: 'Glob of device nodes under /dev.', type: 'string', minLength: 1 },
-              containerPath: { description: 'Path template in the container.', type: 'string' },
-              permissions: str('cgroup permissions.', '^[rwm]{1,3}$'),
-              shareCount: int('Pods per device node.', 1),
+              glob: str('Glob of device nodes, relative to /dev (e.g. dri/renderD*).', PATTERNS.devnodeGlob),
+              containerPath: str(
+                'Path in the container: absolute, {name} = node name, {path} = path under /dev (default /dev/{path}).',
+                PATTERNS.devnodeContainerPath,
+              ),
+              permissions: oneOf('cgroup permissions: r, w and m, each at most once (default rw).', [
+                'r',
+                'w',
+                'm',
+                'rw',
+                'wr',
+                'rm',
+                'mr',
+                'wm',
+                'mw',
+                'rwm',
+                'rmw',
+                'wrm',
+                'wmr',
+                'mrw',
+                'mwr',
+              ]),
+              shareCount: int('Pods per device node (default 1).', 1, 10000),
             },
           },
         },

@@ -46,10 +46,31 @@ export const DEVNODE_DEFAULTS = {
 const CONFIG_DIR = '/etc/kube-device-plugins';
 const CONFIG_FILE = 'devnode.json';
 
+/**
+ * The config file. A resource name twice makes the plugin refuse the file (and exit at start-up), and no JSON
+ * Schema can say it: the constructs throw and the chart fails, with the same message.
+ */
 export const devnodeConfigJson = defineDerivation({
   name: 'kdp.devnode.configJson',
-  compute: ({ resources }: { resources: readonly DevnodeResource[] }) => goJson({ resources }, true),
-  template: '{{- dict "resources" .resources | toPrettyJson -}}',
+  compute: ({ resources }: { resources: readonly DevnodeResource[] }) => {
+    const names = new Set<string>();
+    for (const resource of resources) {
+      if (names.has(resource.name))
+        throw new Error(
+          `devnode.config.resources: resource "${resource.name}" appears more than once; resource names must be unique`,
+        );
+      names.add(resource.name);
+    }
+    return goJson({ resources }, true);
+  },
+  template: `{{- $names := dict -}}
+{{- range .resources -}}
+{{- if hasKey $names .name -}}
+{{- fail (printf "devnode.config.resources: resource %q appears more than once; resource names must be unique" .name) -}}
+{{- end -}}
+{{- $_ := set $names .name true -}}
+{{- end -}}
+{{- dict "resources" .resources | toPrettyJson -}}`,
 });
 
 export class DevnodePlugin extends Construct {

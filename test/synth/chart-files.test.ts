@@ -5,6 +5,7 @@ import Ajv from 'ajv';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
+import { parseConfig as parseDevnodeConfig } from '../../plugins/devnode/config';
 import { CHART_NAME, renderChart } from '../../synth/helm/render-chart';
 import { withValuesTable } from '../../synth/render';
 import { defaultValues, mergeValues } from '../../synth/values';
@@ -59,6 +60,49 @@ describe('values', () => {
     ['a top-level TDX socket dir (its parent, the host root, is mounted)', { tdx: { udsDir: '/ccnp' } }],
   ])('the schema rejects %s', (_name, override) => {
     expect(check(mergeValues(defaultValues(), override))).toBe(false);
+  });
+
+  /** devnode resources, each accepted or refused by the plugin's own parser (plugins/devnode/config.ts). */
+  const DEVNODE_RESOURCES: Array<[boolean, Record<string, unknown>]> = [
+    [true, { glob: 'crand*' }],
+    [true, { glob: 'dri/renderD*', containerPath: '/dev/dri/{name}' }],
+    [true, { glob: '.hidden*/..x/...', containerPath: '/dev/{path}' }],
+    [true, { glob: 'fpga[0-9]', containerPath: '/dev/fpga-<n>', permissions: 'mwr', shareCount: 10000 }],
+    [true, { glob: 'x', containerPath: '/a/./b/.../..{name}/.c' }],
+    [false, { glob: '/dev/crand*' }],
+    [false, { glob: 'dri//renderD*' }],
+    [false, { glob: 'dri/' }],
+    [false, { glob: './crand*' }],
+    [false, { glob: 'dri/../crand*' }],
+    [false, { glob: '..' }],
+    [false, { glob: 'x', containerPath: 'dev/x' }],
+    [false, { glob: 'x', containerPath: '/dev/../etc/x' }],
+    [false, { glob: 'x', containerPath: '/dev/..' }],
+    [false, { glob: 'x', containerPath: '/dev/{id}' }],
+    [false, { glob: 'x', permissions: 'rr' }],
+    [false, { glob: 'x', permissions: 'rwx' }],
+    [false, { glob: 'x', shareCount: 10001 }],
+    [false, { glob: 'x', shareCount: 0 }],
+  ];
+
+  test.each(DEVNODE_RESOURCES)(
+    'the schema and the devnode plugin agree (plugin accepts: %s) on %j',
+    (accepted, fields) => {
+      const resources = [{ name: 'example.com/crand', ...fields }];
+      let pluginAccepts = true;
+      try {
+        parseDevnodeConfig(JSON.stringify({ resources }), 'devnode.json');
+      } catch {
+        pluginAccepts = false;
+      }
+      expect(pluginAccepts).toBe(accepted);
+      expect(check(mergeValues(defaultValues(), { devnode: { config: { resources } } }))).toBe(accepted);
+    },
+  );
+
+  test('the schema refuses an empty devnode config, as the plugin does', () => {
+    expect(() => parseDevnodeConfig('{"resources": []}', 'devnode.json')).toThrow(/non-empty/);
+    expect(check(mergeValues(defaultValues(), { devnode: { config: { resources: [] } } }))).toBe(false);
   });
 
   test('docs/deploy.md carries the current values table (run `npm run synth`)', () => {

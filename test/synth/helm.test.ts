@@ -144,11 +144,27 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
     [{ image: { pullPolicy: 'Sometimes' } }, 'pullPolicy'],
     // Its parent is mounted read-write: the host's root.
     [{ tdx: { udsDir: '/ccnp' } }, 'udsDir'],
+    [{ devnode: { config: { resources: [{ name: 'a.b/c', glob: '/dev/c*' }] } } }, 'glob'],
+    [
+      { devnode: { config: { resources: [{ name: 'a.b/c', glob: 'c', containerPath: '/x/../y' }] } } },
+      'containerPath',
+    ],
   ])('rejects bad values %j, naming %s', (values, field) => {
     const result = helmTemplate(helm, chartDir, { values });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain("values don't meet the specifications of the schema");
     expect(result.stderr).toContain(field);
+  });
+
+  test('refuses a devnode resource name twice, with the message cdk8s gives', () => {
+    const resource = { name: 'example.com/crand', glob: 'crand*' };
+    const values = { devnode: { config: { resources: [resource, { ...resource, glob: 'rand*' }] } } };
+    const message =
+      'devnode.config.resources: resource "example.com/crand" appears more than once; resource names must be unique';
+    expect(() => synthObjects(values)).toThrow(message);
+    const result = helmTemplate(helm, chartDir, { values });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(message);
   });
 
   test.each(Object.keys(CEX_SETS_THE_PLUGIN_REFUSES))(

@@ -88,6 +88,13 @@ monitoring.coreos.com/v1
 
 {{- /* kdp.devnode.configJson: the template twin of a TypeScript derivation (see synth/helm/symbolic.ts). */}}
 {{- define "kdp.devnode.configJson" -}}
+{{- $names := dict -}}
+{{- range .resources -}}
+{{- if hasKey $names .name -}}
+{{- fail (printf "devnode.config.resources: resource %q appears more than once; resource names must be unique" .name) -}}
+{{- end -}}
+{{- $_ := set $names .name true -}}
+{{- end -}}
 {{- dict "resources" .resources | toPrettyJson -}}
 {{- end }}
 
