@@ -282,9 +282,11 @@ export const VALUES_SCHEMA: JsonSchema = {
       resourceName: str('Resource name (--resource-name).', PATTERNS.resourceName),
       interfaces: {
         description:
-          'Regex of the interfaces offered (--interfaces). Loopback, the default-route link and bridge/bond uplinks are never offered.',
+          'Regex of the interfaces offered (--interfaces; the optional NFD rule matches with it too, so RE2 syntax). Loopback, the default-route link and bridge/bond uplinks are never offered.',
         type: 'string',
         minLength: 1,
+        // Helm checks it compiles (Go regexp): an unbalanced one would make the plugin exit at start-up.
+        format: 'regex',
       },
       cdiMode: oneOf('netdevices (CDI netDevices, runtime moves the link) or hooks (our OCI hook does).', [
         'netdevices',

@@ -144,6 +144,7 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
     [{ image: { pullPolicy: 'Sometimes' } }, 'pullPolicy'],
     // Its parent is mounted read-write: the host's root.
     [{ tdx: { udsDir: '/ccnp' } }, 'udsDir'],
+    [{ netdevice: { interfaces: '^(eth|ens' } }, 'interfaces'],
     [{ devnode: { config: { resources: [{ name: 'a.b/c', glob: '/dev/c*' }] } } }, 'glob'],
     [
       { devnode: { config: { resources: [{ name: 'a.b/c', glob: 'c', containerPath: '/x/../y' }] } } },
