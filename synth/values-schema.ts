@@ -71,8 +71,11 @@ const PATTERNS = {
   absolutePath: '^(/[A-Za-z0-9_.@+-]+)+$',
   /** The same, at least two levels deep (its parent directory is mounted). */
   nestedPath: '^(/[A-Za-z0-9_.@+-]+){2,}$',
-  /** A duration as the plugins' flags take it: one number and unit. */
-  duration: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$',
+  /** A duration as the plugins' flags take it: one positive number (they refuse 0) and a unit. */
+  duration: '^([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]+\\.[0-9]*[1-9][0-9]*)(ms|s|m|h)$',
+  /** A Prometheus duration, as the PodMonitor CRD takes it: units in order, integers only (`30s`, `1m30s`). */
+  prometheusDuration:
+    '^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$',
   /** Kubernetes quantity. */
   quantity: '^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?[0-9]+)?$',
   interfaceName: '^[A-Za-z0-9_.-]{1,15}$',
@@ -185,7 +188,7 @@ export const VALUES_SCHEMA: JsonSchema = {
     }),
     podMonitor: section("A Prometheus Operator PodMonitor scraping every plugin's /metrics.", {
       enabled: bool('Create it (only when the cluster serves monitoring.coreos.com/v1 PodMonitor).'),
-      interval: str('Scrape interval.', PATTERNS.duration),
+      interval: { ...str('Scrape interval, e.g. 30s or 1m30s.', PATTERNS.prometheusDuration), minLength: 2 },
       labels: stringMap('Labels of the PodMonitor (add the ones your Prometheus selects).'),
     }),
     tdx: plugin('TDX guest', 'Intel TDX guest device (/dev/tdx_guest) and the CCNP socket dir.', {
@@ -256,7 +259,7 @@ export const VALUES_SCHEMA: JsonSchema = {
       rescanInterval: str('Re-discovery period (--rescan-interval).', PATTERNS.duration),
       healthInterval: str('Health check period (--health-interval).', PATTERNS.duration),
       cdi: bool('Return CDI names hpe.com/cxi=<N> and run cxi-cdi-generator as an init container (--cdi).'),
-      virtualDevices: int('IDs per NIC, so several pods share a NIC (--virtual-devices).', 1, 1024),
+      virtualDevices: int('IDs per NIC, so several pods share a NIC (--virtual-devices).', 1, 1000),
       ofiRoot: str('Host directory of libfabric (--ofi-root).', PATTERNS.absolutePath),
       cxiRoot: str('Host directory of libcxi (--cxi-root).', PATTERNS.absolutePath),
       nics: {

@@ -10,8 +10,13 @@ import * as path from 'path';
 import { HpcDevicesChart } from '../../synth/examples/custom-chart';
 import { valuesFromFiles } from '../../synth/main';
 import { Container, PodSpec } from '../../synth/k8s-types';
+import { COMMON_FLAGS } from '../../plugins/cli/command';
+import { parseFlags } from '../../plugins/cli/flags';
+import { loadCommand } from '../../plugins/cli/main';
 import { NODE_RUNTIME_FLAGS } from '../../plugins/cli/node-flags';
+import { GENERATOR_FLAGS } from '../../plugins/cxi/generator-main';
 import { PLUGINS, defaultValues, mergeValues } from '../../synth/values';
+import { VALUES_SCHEMA } from '../../synth/values-schema';
 import { K8sObject } from './helpers/helm';
 import { VALUE_SETS, find, synthObjects } from './helpers/synth';
 
@@ -81,6 +86,57 @@ describe.each(PLUGINS)('%s DaemonSet', (plugin) => {
   test('gets the kubelet device-plugin dir read-write', () => {
     expect(mounts(spec)['/var/lib/kubelet/device-plugins']).toBe('/var/lib/kubelet/device-plugins');
   });
+});
+
+/** Every integer value of every plugin section at its schema minimum, or maximum. */
+function integersAt(limit: 'minimum' | 'maximum'): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(
+    PLUGINS.map((plugin) => [
+      plugin,
+      Object.fromEntries(
+        Object.entries(VALUES_SCHEMA.properties![plugin].properties!)
+          .filter(([, property]) => property.type === 'integer' && property[limit] !== undefined)
+          .map(([key, property]) => [key, property[limit]]),
+      ),
+    ]),
+  );
+}
+
+const FLAG_VALUE_SETS: Record<string, unknown> = {
+  ...VALUE_SETS,
+  'integers at their schema minimum': integersAt('minimum'),
+  'integers at their schema maximum': integersAt('maximum'),
+  'shortest durations': { cxi: { rescanInterval: '1ms', healthInterval: '0.5s' } },
+};
+
+test.each(Object.keys(FLAG_VALUE_SETS))(
+  "the plugins' own flag parsers accept what their DaemonSets pass: %s",
+  (set) => {
+    const daemonSets = synthObjects(FLAG_VALUE_SETS[set]).filter((o) => o.kind === 'DaemonSet');
+    expect(daemonSets.length).toBeGreaterThan(0);
+    for (const daemonSet of daemonSets) {
+      const spec = (daemonSet.spec as { template: { spec: PodSpec } }).template.spec;
+      for (const container of [...spec.containers, ...(spec.initContainers ?? [])]) {
+        const entry = container.command.find((word) => word.startsWith('/app/bin/'));
+        if (!entry) continue; // the hook installer is a shell
+        const env = Object.fromEntries(
+          (container.env ?? []).flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])),
+        );
+        const specs = entry.endsWith('/cxi-cdi-generator.js')
+          ? GENERATOR_FLAGS
+          : [...loadCommand(container.command[container.command.length - 1])!.flags, ...COMMON_FLAGS];
+        expect(() => parseFlags(specs, container.args ?? [], env)).not.toThrow();
+      }
+    }
+  },
+);
+
+test('durations the plugins refuse are refused by the schema', () => {
+  // The flags take a positive duration; "0s" would make the plugin exit at start-up.
+  expect(() => parseFlags(loadCommand('cxi')!.flags, ['--rescan-interval=0s'], {})).toThrow(/positive/);
+  const pattern = new RegExp(VALUES_SCHEMA.properties!.cxi.properties!.rescanInterval.pattern!);
+  for (const ok of ['1ms', '0.5s', '30s', '10.25m', '1h']) expect(ok).toMatch(pattern);
+  for (const bad of ['0s', '0.0m', '00ms', '30', '1.s', '5 m']) expect(bad).not.toMatch(pattern);
 });
 
 test('each plugin listens on a port of its own (netdevice shares the host network)', () => {

@@ -136,6 +136,9 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
     [{ kvm: { enabledd: true } }, 'enabledd'],
     [{ cxi: { nics: [{ master: 'hsn0', mode: 'l4', range: '10.0.0.0/24' }] } }, 'mode'],
     [{ cxi: { rescanInterval: '30 seconds' } }, 'rescanInterval'],
+    [{ cxi: { healthInterval: '0s' } }, 'healthInterval'],
+    [{ cxi: { virtualDevices: 1001 } }, 'virtualDevices'],
+    [{ podMonitor: { interval: '1.5s' } }, 'interval'],
     [{ cex: { configSets: [{ setname: 'bad name', project: 'p', apqns: [] }] } }, 'setname'],
     [
       { cex: { configSets: [{ setname: 's', project: 'p', apqns: [{ adapter: 256, domain: 0 }] }] } },
