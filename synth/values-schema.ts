@@ -102,7 +102,12 @@ const quantities: JsonSchema = {
 };
 
 /** The keys every plugin section has besides its own. */
-function plugin(name: string, description: string, own: Record<string, JsonSchema>): JsonSchema {
+function plugin(
+  name: string,
+  description: string,
+  own: Record<string, JsonSchema>,
+  labelSource = 'its NodeFeatureRule sets',
+): JsonSchema {
   return section(description, {
     enabled: bool(`Deploy the ${name} plugin.`),
     ...own,
@@ -111,9 +116,7 @@ function plugin(name: string, description: string, own: Record<string, JsonSchem
       1,
       65535,
     ),
-    nodeSelector: stringMap(
-      `Nodes the ${name} DaemonSet runs on. The default is the label its NodeFeatureRule sets.`,
-    ),
+    nodeSelector: stringMap(`Nodes the ${name} DaemonSet runs on. The default is the label ${labelSource}.`),
     tolerations: {
       description: 'Tolerations of the DaemonSet pods (default: every taint, as node agents do).',
       type: 'array',
@@ -214,46 +217,55 @@ export const VALUES_SCHEMA: JsonSchema = {
       sharedCount,
       cdi: bool('Write a CDI spec and return CDI device names (--cdi).'),
     }),
-    devnode: plugin('device-node', 'Generic device nodes, by glob under /dev (label nodes by hand).', {
-      config: section("The plugin's config file, shipped in a ConfigMap (hot-reloaded).", {
-        resources: {
-          description: 'The resources (at least one, names unique): each a glob of device nodes under /dev.',
-          type: 'array',
-          minItems: 1,
-          items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['name', 'glob'],
-            properties: {
-              name: str('Resource name.', PATTERNS.resourceName),
-              glob: str('Glob of device nodes, relative to /dev (e.g. dri/renderD*).', PATTERNS.devnodeGlob),
-              containerPath: str(
-                'Path in the container: absolute, {name} = node name, {path} = path under /dev (default /dev/{path}).',
-                PATTERNS.devnodeContainerPath,
-              ),
-              permissions: oneOf('cgroup permissions: r, w and m, each at most once (default rw).', [
-                'r',
-                'w',
-                'm',
-                'rw',
-                'wr',
-                'rm',
-                'mr',
-                'wm',
-                'mw',
-                'rwm',
-                'rmw',
-                'wrm',
-                'wmr',
-                'mrw',
-                'mwr',
-              ]),
-              shareCount: int('Pods per device node (default 1).', 1, 10000),
+    devnode: plugin(
+      'device-node',
+      'Generic device nodes, by glob under /dev (label nodes by hand).',
+      {
+        config: section("The plugin's config file, shipped in a ConfigMap (hot-reloaded).", {
+          resources: {
+            description:
+              'The resources (at least one, names unique): each a glob of device nodes under /dev.',
+            type: 'array',
+            minItems: 1,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name', 'glob'],
+              properties: {
+                name: str('Resource name.', PATTERNS.resourceName),
+                glob: str(
+                  'Glob of device nodes, relative to /dev (e.g. dri/renderD*).',
+                  PATTERNS.devnodeGlob,
+                ),
+                containerPath: str(
+                  'Path in the container: absolute, {name} = node name, {path} = path under /dev (default /dev/{path}).',
+                  PATTERNS.devnodeContainerPath,
+                ),
+                permissions: oneOf('cgroup permissions: r, w and m, each at most once (default rw).', [
+                  'r',
+                  'w',
+                  'm',
+                  'rw',
+                  'wr',
+                  'rm',
+                  'mr',
+                  'wm',
+                  'mw',
+                  'rwm',
+                  'rmw',
+                  'wrm',
+                  'wmr',
+                  'mrw',
+                  'mwr',
+                ]),
+                shareCount: int('Pods per device node (default 1).', 1, 10000),
+              },
             },
           },
-        },
-      }),
-    }),
+        }),
+      },
+      'you put on the nodes by hand (there is no NodeFeatureRule for devnode)',
+    ),
     cxi: plugin('CXI', 'HPE Slingshot NICs.', {
       resourceName: str('Resource name (--resource-name).', PATTERNS.resourceName),
       rescanInterval: str('Re-discovery period (--rescan-interval).', PATTERNS.duration),
@@ -281,28 +293,33 @@ export const VALUES_SCHEMA: JsonSchema = {
         },
       },
     }),
-    netdevice: plugin('netdevice', 'Host network interfaces moved into pods (opt-in per node).', {
-      resourceName: str('Resource name (--resource-name).', PATTERNS.resourceName),
-      interfaces: {
-        description:
-          'Regex of the interfaces offered (--interfaces; the optional NFD rule matches with it too, so RE2 syntax). Loopback, the default-route link and bridge/bond uplinks are never offered.',
-        type: 'string',
-        minLength: 1,
-        // Helm checks it compiles (Go regexp): an unbalanced one would make the plugin exit at start-up.
-        format: 'regex',
+    netdevice: plugin(
+      'netdevice',
+      'Host network interfaces moved into pods (opt-in per node).',
+      {
+        resourceName: str('Resource name (--resource-name).', PATTERNS.resourceName),
+        interfaces: {
+          description:
+            'Regex of the interfaces offered (--interfaces; the optional NFD rule matches with it too, so RE2 syntax). Loopback, the default-route link and bridge/bond uplinks are never offered.',
+          type: 'string',
+          minLength: 1,
+          // Helm checks it compiles (Go regexp): an unbalanced one would make the plugin exit at start-up.
+          format: 'regex',
+        },
+        cdiMode: oneOf('netdevices (CDI netDevices, runtime moves the link) or hooks (our OCI hook does).', [
+          'netdevices',
+          'hooks',
+        ]),
+        hookDir: str(
+          'Host directory the init container installs the OCI hook into (--hook-dir).',
+          PATTERNS.absolutePath,
+        ),
+        nfdRule: bool(
+          'Label nodes having a physical NIC that matches `interfaces` (else label nodes by hand).',
+        ),
       },
-      cdiMode: oneOf('netdevices (CDI netDevices, runtime moves the link) or hooks (our OCI hook does).', [
-        'netdevices',
-        'hooks',
-      ]),
-      hookDir: str(
-        'Host directory the init container installs the OCI hook into (--hook-dir).',
-        PATTERNS.absolutePath,
-      ),
-      nfdRule: bool(
-        'Label nodes having a physical NIC that matches `interfaces` (else label nodes by hand).',
-      ),
-    }),
+      'its optional NodeFeatureRule sets (netdevice.nfdRule), or you put on the nodes by hand',
+    ),
     cex: plugin('CEX', "IBM Z CryptoExpress adapters (APQNs), configured as IBM's k8s-cex-dev-plugin.", {
       configSets: {
         description: 'The crypto config sets (ConfigMap cex-resources-config, file cex_resources.json).',

@@ -9,10 +9,10 @@ import * as yaml from 'js-yaml';
 import { parseConfig as parseDevnodeConfig } from '../../plugins/devnode/config';
 import { CHART_NAME, renderChart } from '../../synth/helm/render-chart';
 import { withValuesTable } from '../../synth/render';
-import { defaultValues, mergeValues } from '../../synth/values';
+import { PLUGINS, defaultValues, mergeValues } from '../../synth/values';
 import { JsonSchema, VALUES_SCHEMA, hasFixedKeys } from '../../synth/values-schema';
 import { REPO_ROOT } from './helpers/helm';
-import { VALUE_SETS } from './helpers/synth';
+import { VALUE_SETS, synthObjects } from './helpers/synth';
 
 const CHART_DIR = path.join(REPO_ROOT, 'charts', CHART_NAME);
 const rendered = renderChart();
@@ -141,6 +141,17 @@ describe('values', () => {
   test('docs/deploy.md carries the current values table (run `npm run synth`)', () => {
     const docs = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'deploy.md'), 'utf8');
     expect(docs).toBe(withValuesTable(docs));
+  });
+
+  test('each nodeSelector says where its default label comes from', () => {
+    const rules = synthObjects()
+      .filter((o) => o.kind === 'NodeFeatureRule')
+      .map((o) => o.metadata.labels!['app.kubernetes.io/component']);
+    for (const plugin of PLUGINS) {
+      const description = VALUES_SCHEMA.properties![plugin].properties!.nodeSelector.description!;
+      if (rules.includes(plugin)) expect(description).toContain('the label its NodeFeatureRule sets');
+      else expect(description).toContain('by hand');
+    }
   });
 
   test('the chart README lists every value', () => {
