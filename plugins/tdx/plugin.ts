@@ -38,9 +38,22 @@ export interface TdxOptions {
   rescanMs?: number;
 }
 
-/** The guest device node present under the devfs root (relative name), if any. */
+/**
+ * The guest device node under the devfs root (relative name), if any: the first name in order of
+ * preference that is a char device; failing that, the first that exists at all (a dangling link, a
+ * regular file…), so it is reported Unhealthy with the reason. A broken `tdx_guest` entry therefore
+ * never hides a working `tdx-guest` node.
+ */
 export function findTdxNode(devfsRoot: string): string | undefined {
-  return TDX_NODES.find((name) => fs.lstatSync(path.join(devfsRoot, name), { throwIfNoEntry: false }));
+  const isChar = (name: string) => {
+    try {
+      return fs.statSync(path.join(devfsRoot, name), { throwIfNoEntry: false })?.isCharacterDevice() === true;
+    } catch {
+      return false; // ELOOP, EACCES…: not usable
+    }
+  };
+  const exists = (name: string) => fs.lstatSync(path.join(devfsRoot, name), { throwIfNoEntry: false });
+  return TDX_NODES.find(isChar) ?? TDX_NODES.find(exists);
 }
 
 /** True when only the deprecated tdx-attest interface is there. */

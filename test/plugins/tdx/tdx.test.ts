@@ -99,6 +99,35 @@ describeAsRoot('tdx plugin (fixture devfs)', () => {
     expect(res.devices[0].host_path).toBe(node());
   });
 
+  test('a broken tdx_guest entry (dangling link, regular file) never hides a working tdx-guest node', async () => {
+    fs.rmSync(node());
+    fs.symlinkSync('tdx_guest.gone', node()); // dangling
+    char(node('tdx-guest'));
+    await start(['--shared-count=2']);
+    expect(kubeletHealth(sb.box.kubelet, RES)).toBe('Healthy');
+    const [res] = await sb.box.kubelet.allocate(RES, [['tdx-guest-0']]);
+    expect(res.devices[0]).toEqual({
+      container_path: '/dev/tdx-guest',
+      host_path: node('tdx-guest'),
+      permissions: 'rw',
+    });
+    fs.rmSync(node());
+    fs.writeFileSync(node(), ''); // a stray regular file under the preferred name: still tdx-guest
+    fs.rmSync(node('tdx-guest'));
+    char(node('tdx-guest'));
+    await eventually(
+      async () =>
+        (await sb.box.kubelet.allocate(RES, [['tdx-guest-1']]))[0].devices[0].container_path ===
+        '/dev/tdx-guest',
+      1000,
+      'tdx-guest to stay in use',
+    );
+    expect(kubeletHealth(sb.box.kubelet, RES)).toBe('Healthy');
+    // Only the broken entry left: it is the one reported, Unhealthy, with the reason.
+    fs.rmSync(node('tdx-guest'));
+    await sb.box.kubelet.waitFor(() => kubeletHealth(sb.box.kubelet, RES) === 'Unhealthy', 1000, 'Unhealthy');
+  });
+
   test('only the deprecated tdx-attest: start fails with an error naming it (not a usage error)', async () => {
     fs.rmSync(node());
     char(node('tdx-attest'));
