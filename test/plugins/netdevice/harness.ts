@@ -42,6 +42,9 @@ export async function startNetdevice(
   const nameAt = args.indexOf('--resource-name');
   const resource = nameAt >= 0 ? args[nameAt + 1] : RESOURCE;
   let running: RunningPlugin | undefined;
+  let plugin: NetdevicePlugin;
+  // Everything up to the returned handle is in here: a failure after the plugin started must stop it,
+  // or its `ip monitor` child and the kubelet's sockets keep jest from ever exiting.
   try {
     await kubelet.start();
     beforePlugin?.(kubelet);
@@ -59,6 +62,9 @@ export async function startNetdevice(
       { env: {}, logWrite: (line) => logs.push(line), manager: { pollIntervalMs: 200 } },
     );
     await kubelet.waitForRegistration(resource, 5000);
+    const server = running.manager.server(resource);
+    if (!server) throw new Error(`the plugin serves no resource ${resource}`);
+    plugin = server.plugin as NetdevicePlugin;
   } catch (err) {
     await running?.stop();
     await kubelet.stop();
@@ -73,7 +79,7 @@ export async function startNetdevice(
     podResourcesSocket,
     kubelet,
     running: started,
-    plugin: started.manager.server(resource)!.plugin as NetdevicePlugin,
+    plugin,
     logs,
     seen: () => (kubelet.resource(resource)?.devices ?? []).map((d) => `${d.id}:${d.health}`).sort(),
     specPath: () => path.join(cdiDir, specFileName(resource)),
