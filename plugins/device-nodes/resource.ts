@@ -212,8 +212,9 @@ export class DeviceNodeResource implements ResourcePlugin {
 
   private ensureWatch(): void {
     const dirs = [...new Set(this.set.watchDirs)].map((rel) => path.join(this.options.devfsRoot, rel));
-    // Re-create the watch whenever a watched directory appeared or vanished: a fresh inotify watch on it.
-    const key = JSON.stringify(dirs.map((d) => [d, fs.existsSync(d)]));
+    // Re-create the watch whenever a watched directory appeared, vanished or was replaced (removed and made
+    // again between two scans: its inotify watch died with the old inode, and nothing else would say so).
+    const key = JSON.stringify(dirs.map((d) => [d, dirIdentity(d)]));
     if (key === this.watchKey) return;
     this.watch?.close();
     this.watchKey = key;
@@ -355,6 +356,19 @@ export class DeviceNodeResource implements ResourcePlugin {
     this.log.warn('CDI spec file was missing; writing it again', { dir: cdi.dir });
     this.cdiWritten = undefined;
     this.syncCdi(false);
+  }
+}
+
+/**
+ * `dev:ino:birth` of a directory (following links), or null when there is none to watch. The birth time
+ * tells a re-made directory from the old one where the file system reuses the inode number (ext4 does).
+ */
+function dirIdentity(dir: string): string | null {
+  try {
+    const st = fs.statSync(dir, { throwIfNoEntry: false });
+    return st?.isDirectory() ? `${st.dev}:${st.ino}:${st.birthtimeMs}` : null;
+  } catch {
+    return null; // ENOTDIR, ELOOP, EACCES…: nothing we can watch
   }
 }
 

@@ -13,6 +13,7 @@ import {
   type Logger,
 } from '../../../plugins/framework';
 import { cdiSchemaErrors } from '../../helpers/cdi-schema';
+import { sleep } from '../../helpers/tmp';
 import { describeAsRoot, sandbox, type Sandbox } from './helpers';
 
 const RES = 'example.com/node';
@@ -154,6 +155,17 @@ describeAsRoot('DeviceNodeResource', () => {
     await box.kubelet.waitFor(() => ids().length === 2, 1000, 'renderD129');
     fs.rmSync(path.join(box.devfsRoot, 'dri'), { recursive: true });
     await box.kubelet.waitFor(() => ids().length === 0, 1000, 'dri to go');
+  });
+
+  test('a watched directory removed and made again between two scans is watched again (not left to the poll)', async () => {
+    fs.mkdirSync(path.join(box.devfsRoot, 'dri'));
+    await serve(globSet('dri/renderD*'));
+    // Gone and back before any scan can see it missing: the old inotify watch died with the old inode.
+    fs.rmSync(path.join(box.devfsRoot, 'dri'), { recursive: true });
+    fs.mkdirSync(path.join(box.devfsRoot, 'dri'));
+    await sleep(100); // the root's events have been handled
+    char('dri/renderD128');
+    await box.kubelet.waitFor(() => ids().join() === 'renderD128:Healthy', 1000, 'renderD128');
   });
 
   test('names that cannot be device IDs are skipped with one warning', async () => {
