@@ -86,8 +86,24 @@ function matches(segment: Segment, name: string): boolean {
  * type except directories, so callers can report a stray regular file instead of silently ignoring it.
  */
 export function matchGlob(root: string, glob: Glob): string[] {
+  return walkGlob(root, glob).found;
+}
+
+/**
+ * Every directory (relative to `root`, '' for the root itself) whose entries decide what the glob matches:
+ * the fixed directories down to the first wildcard, and every directory a wildcard directory segment
+ * matches (for USB nodes under `bus/usb`, each bus directory `bus/usb/001`, `bus/usb/002`…). Watching these
+ * sees every node the glob could match appear or go, and every directory on the way to one.
+ */
+export function globWatchDirs(root: string, glob: Glob): string[] {
+  return walkGlob(root, glob).dirs;
+}
+
+function walkGlob(root: string, glob: Glob): { found: string[]; dirs: string[] } {
   const found: string[] = [];
+  const dirs: string[] = [];
   const walk = (rel: string, depth: number) => {
+    dirs.push(rel);
     const segment = glob.segments[depth];
     const last = depth === glob.segments.length - 1;
     const names = 'literal' in segment ? [segment.literal] : readDir(path.join(root, rel));
@@ -101,7 +117,7 @@ export function matchGlob(root: string, glob: Glob): string[] {
     }
   };
   walk('', 0);
-  return found.sort();
+  return { found: found.sort(), dirs: dirs.sort() };
 }
 
 function readDir(dir: string): string[] {

@@ -1,5 +1,13 @@
 /** The shared device-node engine of the tdx, kvm and devnode families. */
 export * from './resource';
 export { nodeState, scanGlob } from './scan';
-export { compileGlob, matchGlob, globBaseDir, withAncestors, GlobError, type Glob } from './glob';
+export {
+  compileGlob,
+  matchGlob,
+  globBaseDir,
+  globWatchDirs,
+  withAncestors,
+  GlobError,
+  type Glob,
+} from './glob';
 export { resourceNameFlag, SHARED_COUNT_FLAG, MAX_SHARED_COUNT, checkedResourceName } from './flags';

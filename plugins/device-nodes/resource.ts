@@ -62,8 +62,11 @@ export interface AllocatedNode {
 export interface NodeSet {
   /** The resource's nodes right now, by key (the device-ID base). Called after every change. */
   scan(devfsRoot: string): Map<string, NodeState>;
-  /** Directories, relative to the devfs root ('' = the root), whose entries can change the scan. */
-  watchDirs: string[];
+  /**
+   * Directories, relative to the devfs root ('' = the root), whose entries can change the scan; a function
+   * when they depend on what is there (asked before every scan).
+   */
+  watchDirs: string[] | ((devfsRoot: string) => string[]);
   /** How many interchangeable IDs each node is advertised as (≥ 1). */
   shareCount: number;
   /**
@@ -211,7 +214,10 @@ export class DeviceNodeResource implements ResourcePlugin {
   }
 
   private ensureWatch(): void {
-    const dirs = [...new Set(this.set.watchDirs)].map((rel) => path.join(this.options.devfsRoot, rel));
+    const { devfsRoot } = this.options;
+    const rels =
+      typeof this.set.watchDirs === 'function' ? this.set.watchDirs(devfsRoot) : this.set.watchDirs;
+    const dirs = [...new Set(rels)].map((rel) => path.join(devfsRoot, rel));
     // Re-create the watch whenever a watched directory appeared, vanished or was replaced (removed and made
     // again between two scans: its inotify watch died with the old inode, and nothing else would say so).
     const key = JSON.stringify(dirs.map((d) => [d, dirIdentity(d)]));

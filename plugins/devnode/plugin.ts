@@ -3,14 +3,7 @@
  * path with `/` as `_`, or `<node>-<i>` when shared). Healthy when it is a char or block device; a node
  * that disappears leaves the list, a new one joins it, both within one inotify event.
  */
-import {
-  compileGlob,
-  DeviceNodeResource,
-  globBaseDir,
-  scanGlob,
-  withAncestors,
-  type NodeSet,
-} from '../device-nodes';
+import { compileGlob, DeviceNodeResource, globWatchDirs, scanGlob, type NodeSet } from '../device-nodes';
 import type { Logger } from '../framework';
 import { renderContainerPath, type DevnodeResourceSpec } from './config';
 
@@ -18,8 +11,9 @@ export function devnodeNodeSet(spec: DevnodeResourceSpec): NodeSet {
   const glob = compileGlob(spec.glob);
   return {
     scan: (devfsRoot) => scanGlob(devfsRoot, glob, { kinds: ['char', 'block'] }),
-    // The glob's fixed directory and its ancestors: creating any of them is seen at once.
-    watchDirs: withAncestors(globBaseDir(glob)),
+    // Every directory the glob looks into: the fixed ones down to the first wildcard (creating any of them
+    // is seen at once) and each directory a wildcard segment matches (bus/usb/*/* hot-plug within a bus).
+    watchDirs: (devfsRoot) => globWatchDirs(devfsRoot, glob),
     shareCount: spec.shareCount,
     indexIds: 'when-shared',
     vanished: 'drop',

@@ -1,6 +1,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { compileGlob, globBaseDir, matchGlob, withAncestors } from '../../../plugins/device-nodes';
+import {
+  compileGlob,
+  globBaseDir,
+  globWatchDirs,
+  matchGlob,
+  withAncestors,
+} from '../../../plugins/device-nodes';
 import { removeDir, tempDir } from '../../helpers/tmp';
 
 describe('compileGlob', () => {
@@ -80,5 +86,15 @@ describe('matchGlob', () => {
     expect(match('*/card0')).toEqual(['a/card0', 'b/card0', 'dri/card0']);
     expect(match('missing/*')).toEqual([]);
     expect(match('crand0/*')).toEqual([]);
+  });
+
+  test('the directories to watch: every one the glob looks into, wildcard directories included', () => {
+    const watch = (pattern: string) => globWatchDirs(root, compileGlob(pattern));
+    expect(watch('crand*')).toEqual(['']);
+    expect(watch('dri/renderD*')).toEqual(['', 'dri']);
+    expect(watch('*/card0')).toEqual(['', 'a', 'b', 'crand-dir', 'dri']);
+    // A fixed directory that does not exist yet: its parent is watched, so its creation is seen.
+    expect(watch('missing/deeper/*')).toEqual(['']);
+    expect(watch('crand0/*')).toEqual(['']);
   });
 });

@@ -122,6 +122,31 @@ describeAsRoot('devnode plugin (crand fixture)', () => {
     expect(res.devices[0].container_path).toBe('/dev/dri/renderD128');
   });
 
+  test('a wildcard directory segment (bus/usb/*/*) is followed live: nodes in a bus, a new bus, removal', async () => {
+    const USB = 'example.com/usb';
+    writeConfig([{ name: USB, glob: 'bus/usb/*/*' }]);
+    makeNode(nodePath('bus/usb/001/001'), { type: 'char', major: 189, minor: 0 });
+    await start();
+    await sb.box.kubelet.waitForRegistration(USB);
+    expect(ids(USB)).toEqual(['001_001:Healthy']);
+    makeNode(nodePath('bus/usb/001/002'), { type: 'char', major: 189, minor: 1 }); // inside an existing bus
+    await sb.box.kubelet.waitFor(() => ids(USB).length === 2, 1000, 'a node in bus 001');
+    makeNode(nodePath('bus/usb/002/001'), { type: 'char', major: 189, minor: 128 }); // a new bus
+    await sb.box.kubelet.waitFor(() => ids(USB).length === 3, 1000, 'bus 002');
+    makeNode(nodePath('bus/usb/002/003'), { type: 'char', major: 189, minor: 130 }); // inside the new bus
+    await sb.box.kubelet.waitFor(() => ids(USB).length === 4, 1000, 'a node in bus 002');
+    fs.rmSync(nodePath('bus/usb/001/001'));
+    await sb.box.kubelet.waitFor(
+      () => ids(USB).join() === '001_002:Healthy,002_001:Healthy,002_003:Healthy',
+      1000,
+      'the unplugged node to leave',
+    );
+    const [res] = await sb.box.kubelet.allocate(USB, [['002_003']]);
+    expect(res.devices).toEqual([
+      { container_path: '/dev/bus/usb/002/003', host_path: nodePath('bus/usb/002/003'), permissions: 'rw' },
+    ]);
+  });
+
   test('hot reload: resources added, reconfigured and withdrawn as the file changes', async () => {
     await start();
     await sb.box.kubelet.waitForRegistration(CRAND);
