@@ -136,10 +136,10 @@ function statIsDirectory(file: string): boolean | undefined {
   try {
     const st = fs.statSync(file, { throwIfNoEntry: false });
     if (st) return st.isDirectory();
+    return fs.lstatSync(file, { throwIfNoEntry: false }) ? false : undefined;
   } catch {
     return false;
   }
-  return fs.lstatSync(file, { throwIfNoEntry: false }) ? false : undefined;
 }
 
 /** The wildcard-free directory prefix of a glob, relative to the root ('' when the first segment is wild). */

@@ -144,12 +144,13 @@ export class DeviceNodeResource implements ResourcePlugin {
   /** Rescan and publish the full list when it changed. Runs after every watched change. */
   refresh(strict = false): void {
     if (!this.started) return;
-    this.ensureWatch(); // before scanning, so no change between scan and watch is lost
     let found: Map<string, NodeState>;
     try {
+      this.ensureWatch(); // before scanning, so no change between scan and watch is lost
       found = this.set.scan(this.options.devfsRoot);
     } catch (err) {
-      // A scan runs from a watch callback: throwing there would end the process.
+      // A scan (and the watch, which may read the devfs too) runs from a watch callback: throwing there
+      // would end the process.
       if (strict) throw err;
       this.log.error('device scan failed; keeping the last list', { error: err as Error });
       return;

@@ -145,6 +145,23 @@ describeAsRoot('DeviceNodeResource', () => {
     expect(ids()).toEqual(['n0:Healthy', 'n1:Unhealthy']);
   });
 
+  test('working out the directories to watch that throws is logged like a failed scan, never thrown', async () => {
+    char('n0');
+    let fail = false;
+    const set = globSet('n*');
+    const resource = await serve({ ...set, watchDirs: () => (fail ? boom() : ['']) });
+    fail = true;
+    expect(() => resource.refresh()).not.toThrow(); // what a watch callback or the poll calls
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        msg: 'device scan failed; keeping the last list',
+        error: 'EIO reading the devfs root',
+      }),
+    );
+    expect(ids()).toEqual(['n0:Healthy']);
+  });
+
   test('nodes in a directory created after start are picked up by inotify, not by the poll', async () => {
     await serve(globSet('dri/renderD*'));
     expect(ids()).toEqual([]);
