@@ -16,7 +16,10 @@ export interface HostLink {
   loopback: boolean;
   /** The bridge, bond, team or VRF this link is enslaved to. */
   master?: string;
-  /** `link`: the lower device of a VLAN/macvlan/…, or the peer of a veth in the same namespace. */
+  /**
+   * `link`: the lower device of a VLAN/macvlan/…, or the peer of a veth in the same namespace; for a VXLAN,
+   * its underlay device (`linkinfo.info_data.link`).
+   */
   lower?: string;
   /** `linkinfo.info_kind`: veth, vlan, macvlan, bridge, … (absent for plain hardware NICs). */
   kind?: string;
@@ -28,7 +31,8 @@ interface WireLink {
   link_type?: string;
   master?: string;
   link?: string | null;
-  linkinfo?: { info_kind?: string };
+  /** VXLAN (and IP tunnels) name their underlay device here, not in `link`. */
+  linkinfo?: { info_kind?: string; info_data?: { link?: unknown } };
 }
 
 interface WireRoute {
@@ -63,12 +67,14 @@ function parseJsonList<T>(text: string, what: string): T[] {
 
 export function toHostLink(wire: WireLink): HostLink {
   const flags = wire.flags ?? [];
+  const underlay = wire.linkinfo?.info_data?.link;
+  const lower = wire.link || (typeof underlay === 'string' && underlay ? underlay : undefined);
   return {
     name: wire.ifname,
     up: flags.includes('UP'),
     loopback: flags.includes('LOOPBACK') || wire.link_type === 'loopback',
     ...(wire.master ? { master: wire.master } : {}),
-    ...(wire.link ? { lower: wire.link } : {}),
+    ...(lower ? { lower } : {}),
     ...(wire.linkinfo?.info_kind ? { kind: wire.linkinfo.info_kind } : {}),
   };
 }

@@ -26,6 +26,21 @@ describeNet('netdevice discovery on the host', () => {
     const lower = net.veth().host; // a macvlan is stacked on it
     ip('link', 'add', 'link', lower, 'name', net.track(`${net.prefix}mv`), 'type', 'macvlan');
 
+    const underlay = net.veth().host; // a VXLAN runs over it (named in linkinfo, not in `link`)
+    ip(
+      'link',
+      'add',
+      net.track(`${net.prefix}vx`),
+      'type',
+      'vxlan',
+      'id',
+      '42',
+      'dev',
+      underlay,
+      'dstport',
+      '4789',
+    );
+
     const routed = net.veth().host; // a default route in a policy-routing table
     ip('addr', 'add', '10.213.7.1/24', 'dev', routed);
     ip('link', 'set', routed, 'up');
@@ -52,6 +67,7 @@ describeNet('netdevice discovery on the host', () => {
       [routed6]: 'carries a default route',
       [enslaved]: `uplink of ${bridge}`,
       [lower]: `lower device of ${net.prefix}mv`,
+      [underlay]: `lower device of ${net.prefix}vx`,
     });
   });
 

@@ -60,6 +60,14 @@ test('toHostLink reads the fields of `ip -json -details link show`', () => {
       linkinfo: { info_kind: 'veth' },
     }),
   ).toEqual({ name: 'kdpv0', up: true, loopback: false, master: 'kdpb', lower: 'kdpv1', kind: 'veth' });
+  // A VXLAN names its underlay device in linkinfo.info_data, not in `link`.
+  expect(
+    toHostLink({
+      ifname: 'vx0',
+      flags: ['BROADCAST', 'MULTICAST'],
+      linkinfo: { info_kind: 'vxlan', info_data: { link: 'eth1' } },
+    }),
+  ).toEqual({ name: 'vx0', up: false, loopback: false, lower: 'eth1', kind: 'vxlan' });
   expect(toHostLink({ ifname: 'lo', flags: ['LOOPBACK', 'UP'], link_type: 'loopback' })).toEqual({
     name: 'lo',
     up: true,
