@@ -204,21 +204,21 @@ describe('environment settings', () => {
   });
 
   test.each([
-    [INT_ENV.apqnCheckInterval.name, INT_ENV.apqnCheckInterval, '5', 10],
-    [INT_ENV.apqnCheckInterval.name, INT_ENV.apqnCheckInterval, '500', 120],
-    [INT_ENV.configCheckInterval.name, INT_ENV.configCheckInterval, '1', 30],
-    [INT_ENV.configCheckInterval.name, INT_ENV.configCheckInterval, '301', 300],
-    [INT_ENV.podListerPoll.name, INT_ENV.podListerPoll, '9', 10],
-    [INT_ENV.podListerPoll.name, INT_ENV.podListerPoll, '61', 60],
-    [INT_ENV.deleteNeverUsed.name, INT_ENV.deleteNeverUsed, '0', 30],
-    [INT_ENV.deleteNeverUsed.name, INT_ENV.deleteNeverUsed, '9999', 3600],
-    [INT_ENV.deleteUnused.name, INT_ENV.deleteUnused, '29', 30],
-    [INT_ENV.deleteUnused.name, INT_ENV.deleteUnused, '901', 900],
-    [INT_ENV.overcommitLimit.name, INT_ENV.overcommitLimit, '0', 1],
-    [INT_ENV.overcommitLimit.name, INT_ENV.overcommitLimit, '101', 100],
-    [INT_ENV.liveSysfs.name, INT_ENV.liveSysfs, '2', 1],
-    [INT_ENV.liveSysfs.name, INT_ENV.liveSysfs, '-1', 0],
-  ])('%s=%s is clamped to %d with a warning', (_name, spec, raw, expected) => {
+    [INT_ENV.apqnCheckInterval.name, '5', 10, INT_ENV.apqnCheckInterval],
+    [INT_ENV.apqnCheckInterval.name, '500', 120, INT_ENV.apqnCheckInterval],
+    [INT_ENV.configCheckInterval.name, '1', 30, INT_ENV.configCheckInterval],
+    [INT_ENV.configCheckInterval.name, '301', 300, INT_ENV.configCheckInterval],
+    [INT_ENV.podListerPoll.name, '9', 10, INT_ENV.podListerPoll],
+    [INT_ENV.podListerPoll.name, '61', 60, INT_ENV.podListerPoll],
+    [INT_ENV.deleteNeverUsed.name, '0', 30, INT_ENV.deleteNeverUsed],
+    [INT_ENV.deleteNeverUsed.name, '9999', 3600, INT_ENV.deleteNeverUsed],
+    [INT_ENV.deleteUnused.name, '29', 30, INT_ENV.deleteUnused],
+    [INT_ENV.deleteUnused.name, '901', 900, INT_ENV.deleteUnused],
+    [INT_ENV.overcommitLimit.name, '0', 1, INT_ENV.overcommitLimit],
+    [INT_ENV.overcommitLimit.name, '101', 100, INT_ENV.overcommitLimit],
+    [INT_ENV.liveSysfs.name, '2', 1, INT_ENV.liveSysfs],
+    [INT_ENV.liveSysfs.name, '-1', 0, INT_ENV.liveSysfs],
+  ])('%s=%s is clamped to %d with a warning', (_name, raw, expected, spec) => {
     const { lines, log } = capture();
     expect(clampedInt(spec, raw, log)).toBe(expected);
     expect(lines).toEqual([
