@@ -11,8 +11,8 @@ export const LIBFABRIC_PREFIX = 'libfabric';
 
 /**
  * Absolute paths of the entries of `dir` named `<prefix>*` that are (or link to) regular files,
- * sorted. Directories (e.g. a `libfabric/` provider dir) and dangling links are left out: they
- * cannot be bind-mounted as library files.
+ * sorted. Directories (e.g. a `libfabric/` provider dir) and dangling or looping links are left out:
+ * they cannot be bind-mounted as library files.
  */
 export function libraryFiles(dir: string, prefix: string): string[] {
   let names: string[];
@@ -25,7 +25,16 @@ export function libraryFiles(dir: string, prefix: string): string[] {
     .filter((name) => name.startsWith(prefix))
     .sort()
     .map((name) => path.join(dir, name))
-    .filter((file) => fs.statSync(file, { throwIfNoEntry: false })?.isFile() === true);
+    .filter(isFileOrLinkToOne);
+}
+
+/** A looping link (ELOOP) or one we may not follow is as unusable as a dangling one: left out, never thrown. */
+function isFileOrLinkToOne(file: string): boolean {
+  try {
+    return fs.statSync(file, { throwIfNoEntry: false })?.isFile() === true;
+  } catch {
+    return false;
+  }
 }
 
 /** libcxi files first, then libfabric files. */
