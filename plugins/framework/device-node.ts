@@ -44,7 +44,12 @@ export function probeDeviceNode(file: string, options: DeviceNodeProbeOptions = 
     return unhealthy(`cannot be examined: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`); // ELOOP, EACCES…
   }
   if (!st) {
-    const dangling = fs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink();
+    let dangling = false;
+    try {
+      dangling = fs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink() === true;
+    } catch {
+      // gone or unreadable between the two calls: "does not exist" is the truth a moment ago
+    }
     return unhealthy(dangling ? 'is a symlink to nothing' : 'does not exist');
   }
   const kind: DeviceNodeKind | undefined = st.isCharacterDevice()

@@ -48,11 +48,12 @@ export function createLogger(options: LoggerOptions = {}, base: LogFields = {}):
 /** A logger that drops everything: for tests and benchmarks that do not read logs. */
 export const silentLogger: Logger = createLogger({ write: () => undefined, level: 'error' });
 
-/** Errors become their message (and code) so JSON lines stay readable. */
+/** Errors become their message (and code) so JSON lines stay readable; undefined fields are dropped. */
 function normalise(fields?: LogFields): LogFields {
   if (!fields) return {};
   const out: LogFields = {};
   for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue; // an absent fact is left out, not printed as "undefined"
     if (value instanceof Error) {
       const code = (value as NodeJS.ErrnoException).code;
       out[key] = code ? `${value.message} (${code})` : value.message;

@@ -9,7 +9,7 @@ import type { Logger } from './log';
 export interface WatchOptions {
   /** Directories to watch (non-existent ones are polled until they appear). */
   dirs: string[];
-  /** Called (debounced) after any change in those directories, and on every poll tick. */
+  /** Called (debounced) after any change in those directories, and on every poll tick. Errors are logged. */
   onChange: () => void;
   /** Poll interval as a safety net for lost events and for files inotify cannot see (sysfs). 0 = none. */
   pollMs?: number;
@@ -24,7 +24,7 @@ export interface Watch {
 
 export function watchDirs(options: WatchOptions): Watch {
   const { dirs, onChange, pollMs = 0, debounceMs = 5 } = options;
-  const watchers = new Map<string, fs.FSWatcher>();
+  const watchers = new Map<string, { watcher: fs.FSWatcher; identity: string }>();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -32,26 +32,44 @@ export function watchDirs(options: WatchOptions): Watch {
     if (closed || timer) return;
     timer = setTimeout(() => {
       timer = undefined;
-      if (!closed) onChange();
+      if (closed) return;
+      ensureWatchers();
+      // A throw here would end the daemon (it runs from a timer): log it and keep watching.
+      try {
+        onChange();
+      } catch (err) {
+        options.log?.error('handling a change failed; will retry on the next event or poll', {
+          error: err as Error,
+        });
+      }
     }, debounceMs);
   };
-  const ensureWatchers = () => {
+  /**
+   * Watch every directory that exists, and watch again one that was removed and made anew (its old
+   * inotify watch died with the old inode, and Node reports no error for that).
+   */
+  function ensureWatchers(): void {
     for (const dir of dirs) {
-      if (watchers.has(dir)) continue;
+      const identity = dirIdentity(dir);
+      const current = watchers.get(dir);
+      if (current && current.identity === identity) continue;
+      current?.watcher.close();
+      watchers.delete(dir);
+      if (identity === undefined) continue;
       try {
         const watcher = fs.watch(dir, fire);
         watcher.on('error', () => {
           watcher.close();
-          watchers.delete(dir); // e.g. the directory was removed; the poll re-attaches it
+          watchers.delete(dir); // e.g. the directory was removed; the next event or poll re-attaches it
           fire();
         });
-        watchers.set(dir, watcher);
+        watchers.set(dir, { watcher, identity });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
           options.log?.warn('cannot watch directory', { dir, error: err as Error });
       }
     }
-  };
+  }
   ensureWatchers();
   const poll = pollMs > 0 ? setInterval(() => (ensureWatchers(), fire()), pollMs) : undefined;
   poll?.unref();
@@ -60,10 +78,20 @@ export function watchDirs(options: WatchOptions): Watch {
       closed = true;
       clearTimeout(timer);
       clearInterval(poll);
-      for (const w of watchers.values()) w.close();
+      for (const w of watchers.values()) w.watcher.close();
       watchers.clear();
     },
   };
+}
+
+/** inode + birth time: a directory made again gets a new identity even when the inode number is reused. */
+function dirIdentity(dir: string): string | undefined {
+  try {
+    const st = fs.statSync(dir, { bigint: true });
+    return st.isDirectory() ? `${st.dev}:${st.ino}:${st.birthtimeNs}` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Wraps `publish` so that only lists different from the last one are sent. */
