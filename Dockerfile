@@ -42,5 +42,5 @@ COPY --chmod=0755 plugins/netdevice/hooks/netdevice-hook.sh ./plugins/netdevice/
 
 # The DaemonSets set command and args; this default shows the usage.
 # The Node flags are NODE_RUNTIME_FLAGS (plugins/cli/node-flags.ts), as in the DaemonSets.
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--lite-mode", "--no-expose-wasm", "/app/bin/kube-device-plugins.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--no-opt", "/app/bin/kube-device-plugins.js"]
 CMD ["--help"]
