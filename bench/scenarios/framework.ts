@@ -116,7 +116,7 @@ async function rig(devices: number, nodeFlags = NODE_RUNTIME_FLAGS): Promise<Rig
 
 async function coldStart(): Promise<BenchRow[]> {
   const samples: number[] = [];
-  for (let i = 0; i < 15; i++) {
+  for (let i = 0; i < 25; i++) {
     const r = await rig(4);
     samples.push(r.startMs);
     await r.close();
@@ -125,10 +125,14 @@ async function coldStart(): Promise<BenchRow[]> {
   return [
     {
       metric:
-        'cold start to registered (process spawn → first ListAndWatch list, production flags), median of 15',
+        'cold start to registered (process spawn → first ListAndWatch list, production flags), median of 25',
       value: ms(p50),
       target: '≤ 300 ms',
       met: p50 <= 300,
+    },
+    {
+      metric: 'cold start, p10 / p90 of the same 25 (the spread this VM shows from run to run)',
+      value: `${ms(percentile(samples, 10))} / ${ms(percentile(samples, 90))}`,
     },
   ];
 }
@@ -199,7 +203,9 @@ async function allocateLatency(r: Rig, concurrency: number, total: number): Prom
  * Allocate latency as the kubelet sees it (a gRPC client in another process) and as the plugin spends
  * it (its own histogram), plus memory. `label` names the Node flags the plugin ran with.
  */
-async function allocation(r: Rig, label: string): Promise<BenchRow[]> {
+async function allocation(r: Rig, label: string, withTargets: boolean): Promise<BenchRow[]> {
+  // Targets apply to the configuration we ship; the plain-node rows are there for comparison.
+  const judge = (target: string, met: boolean) => (withTargets ? { target, met } : {});
   const idle = rssBytes(r.child.pid!);
   await allocateLatency(r, 4, 200); // warm-up
   const one = await allocateLatency(r, 1, 1000);
@@ -223,8 +229,7 @@ async function allocation(r: Rig, label: string): Promise<BenchRow[]> {
     {
       metric: `[${label}] Allocate round trip at 64 concurrent, p50 / p99 (5000 calls)`,
       value: `${ms(percentile(many, 50))} / ${ms(p99many)}`,
-      target: 'p99 ≤ 5 ms',
-      met: p99many <= 5,
+      ...judge('p99 ≤ 5 ms', p99many <= 5),
     },
     {
       metric: `[${label}] Allocate throughput at 64 concurrent (client and plugin share the 2 cores)`,
@@ -237,8 +242,7 @@ async function allocation(r: Rig, label: string): Promise<BenchRow[]> {
     {
       metric: `[${label}] idle RSS of the plugin process (after registration)`,
       value: mb(idle),
-      target: '≤ 55 MB',
-      met: idle <= 55 * 2 ** 20,
+      ...judge('≤ 55 MB', idle <= 55 * 2 ** 20),
     },
     { metric: `[${label}] RSS after 10,000+ allocations`, value: mb(rss) },
   ];
@@ -273,6 +277,7 @@ export const bench: BenchScenario = {
     'The plugin is bench/fake-plugin.ts (files in a directory are devices, watched by inotify) run as a real process; the kubelet simulator runs in the bench process and is the gRPC client, as the kubelet would be.',
     '"production flags" are NODE_RUNTIME_FLAGS (plugins/cli/node-flags.ts), which the chart and the image use; "plain node" is the same process without them.',
     "Allocate at 64 concurrent misses the 5 ms target end to end, and we do not expect a Node gRPC server on this machine to meet it: by Little's law, 64 calls in flight with a 5 ms p99 need well over 12,800 calls/s, while the client and the plugin here share 2 cores (see the throughput row). The time spent inside the plugin stays within the smallest histogram bucket (0.5 ms) at p99; the rest is queueing in HTTP/2 and gRPC on both sides. The kubelet does not issue Allocate calls 64 at a time: its device manager allocates one container at a time under a lock, which the 1-in-flight row measures.",
+    'Cold start is mostly Node itself and module loading (@grpc/grpc-js ~55-70 ms, prom-client ~25-35 ms on this machine); the runtime flags cost no start-up time measurably, while --lite-mode would add ~30 ms. Timings on this 2-core VM vary by ±20% between runs, so the spread is shown.',
     'The 10,000-device row includes the plugin re-reading a directory of 10,000 files after the change, then encoding and sending the full list.',
   ],
   async run() {
@@ -280,7 +285,7 @@ export const bench: BenchScenario = {
     const r = await rig(64);
     try {
       rows.push(
-        ...(await allocation(r, 'production flags')),
+        ...(await allocation(r, 'production flags', true)),
         ...(await propagation(r)),
         ...(await reRegistration(r)),
       );
@@ -290,7 +295,7 @@ export const bench: BenchScenario = {
     // The same allocation figures with plain `node`, to show what the runtime flags buy.
     const plain = await rig(64, []);
     try {
-      rows.push(...(await allocation(plain, 'plain node')));
+      rows.push(...(await allocation(plain, 'plain node', false)));
     } finally {
       await plain.close();
     }
