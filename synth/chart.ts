@@ -97,7 +97,8 @@ export class KubeDevicePluginsChart extends Chart {
           networks,
           'nic',
           values.cxi.nics,
-          (scope, nic) => new CxiNetworkAttachment(scope, 'nad', { namespace, nic }),
+          (scope, nic) =>
+            new CxiNetworkAttachment(scope, 'nad', { namespace, nic, allNics: values.cxi.nics }),
         );
       }
       const policy = gate(

@@ -5,7 +5,7 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { componentLabels } from './common';
-import { defineDerivation } from './helm/symbolic';
+import { defineDerivation, derive } from './helm/symbolic';
 
 export type IpvlanMode = 'l2' | 'l3' | 'l3s';
 
@@ -40,9 +40,54 @@ export function ipvlanConfig(nic: CxiNic): string {
   });
 }
 
+/**
+ * What no JSON Schema can say about `cxi.nics`: a master twice would give two NetworkAttachmentDefinitions of
+ * one name (`<master>-ipvlan`; the API server refuses the second, late in `helm install`) and a networks
+ * annotation naming one network twice. The chart and the constructs refuse it first, with this message.
+ */
+export function cxiNicsProblem(nics: readonly CxiNic[]): string | undefined {
+  const masters = new Set<string>();
+  for (const nic of nics) {
+    if (masters.has(nic.master))
+      return `cxi.nics: master "${nic.master}" appears more than once; masters must be unique (each NIC gets one NetworkAttachmentDefinition, <master>-ipvlan)`;
+    masters.add(nic.master);
+  }
+  return undefined;
+}
+
+/** Renders nothing; fails (`fail` in Helm, an Error in TypeScript) on {@link cxiNicsProblem}. */
+export const cxiNicsCheck = defineDerivation({
+  name: 'kdp.cxi.checkNics',
+  compute: ({ nics }: { nics: readonly CxiNic[] }) => {
+    const problem = cxiNicsProblem(nics);
+    if (problem) throw new Error(problem);
+    return '';
+  },
+  template: `{{- $masters := dict -}}
+{{- range .nics -}}
+{{- if hasKey $masters .master -}}
+{{- fail (printf "cxi.nics: master %q appears more than once; masters must be unique (each NIC gets one NetworkAttachmentDefinition, <master>-ipvlan)" .master) -}}
+{{- end -}}
+{{- $_ := set $masters .master true -}}
+{{- end -}}`,
+});
+
+/** The NAD name of one of `nics`, checked first (see {@link cxiNicsProblem}). */
+export const cxiCheckedNetworkName = defineDerivation({
+  name: 'kdp.cxi.networkName',
+  compute: ({ nics, master }: { nics: readonly CxiNic[]; master: string }) =>
+    cxiNicsCheck.compute({ nics }) + cxiNetworkName(master),
+  template: '{{- include "kdp.cxi.checkNics" . -}}\n{{- printf "%s-ipvlan" .master -}}',
+});
+
 export interface CxiNetworkAttachmentProps {
   readonly namespace: string;
   readonly nic: CxiNic;
+  /**
+   * Every NIC of the chart, this one among them: given, the construct throws (the chart fails) when a master
+   * appears twice, as two NADs would have one name.
+   */
+  readonly allNics?: readonly CxiNic[];
 }
 
 export class CxiNetworkAttachment extends ApiObject {
@@ -51,7 +96,9 @@ export class CxiNetworkAttachment extends ApiObject {
       apiVersion: 'k8s.cni.cncf.io/v1',
       kind: 'NetworkAttachmentDefinition',
       metadata: {
-        name: cxiNetworkName(props.nic.master),
+        name: props.allNics
+          ? derive(cxiCheckedNetworkName, { nics: props.allNics, master: props.nic.master })
+          : cxiNetworkName(props.nic.master),
         namespace: props.namespace,
         labels: componentLabels('cxi'),
       },
@@ -62,15 +109,18 @@ export class CxiNetworkAttachment extends ApiObject {
 
 /**
  * The `k8s.v1.cni.cncf.io/networks` annotation value that attaches a pod to every NIC's network, keeping the
- * NIC's name inside the pod. Keys in alphabetical order, as Helm's `toJson` writes them.
+ * NIC's name inside the pod. Keys in alphabetical order, as Helm's `toJson` writes them. Checked first (see
+ * {@link cxiNicsProblem}).
  */
 export const cxiNetworksAnnotation = defineDerivation({
   name: 'kdp.cxi.networksAnnotation',
   compute: ({ nics, namespace }: { nics: readonly CxiNic[]; namespace: string }) =>
+    cxiNicsCheck.compute({ nics }) +
     JSON.stringify(
       nics.map((nic) => ({ interface: nic.master, name: cxiNetworkName(nic.master), namespace })),
     ),
-  template: `{{- $networks := list -}}
+  template: `{{- include "kdp.cxi.checkNics" . -}}
+{{- $networks := list -}}
 {{- range .nics -}}
 {{- $networks = append $networks (dict "interface" .master "name" (printf "%s-ipvlan" .master) "namespace" $.namespace) -}}
 {{- end -}}

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DEFAULT_CLUSTER_APIS, helmApiVersionFlags } from '../../synth/cluster-apis';
+import { ClusterApis, DEFAULT_CLUSTER_APIS, helmApiVersionFlags } from '../../synth/cluster-apis';
 import { writeChart } from '../../synth/render';
 import { Helm, K8sObject, helmTemplate, helms, objectKey, runHelm } from './helpers/helm';
 import { CEX_SETS_THE_PLUGIN_REFUSES, VALUE_SETS, synthObjects } from './helpers/synth';
@@ -16,6 +16,13 @@ afterAll(() => fs.rmSync(path.dirname(chartDir), { recursive: true, force: true 
 
 /** `--api-versions` flags for every optional API, as the cdk8s app assumes by default. */
 const ALL_APIS = helmApiVersionFlags(DEFAULT_CLUSTER_APIS).filter((flag) => flag !== '--api-versions');
+
+const NO_APIS: ClusterApis = {
+  nodeFeatureRule: '',
+  networkAttachmentDefinition: '',
+  mutatingAdmissionPolicy: '',
+  podMonitor: '',
+};
 
 function byKey(objects: K8sObject[]): Record<string, K8sObject> {
   const map: Record<string, K8sObject> = {};
@@ -170,6 +177,39 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain(message);
   });
+
+  test.each([
+    ['NADs and the networks policy', DEFAULT_CLUSTER_APIS],
+    [
+      'NADs only',
+      { ...NO_APIS, networkAttachmentDefinition: DEFAULT_CLUSTER_APIS.networkAttachmentDefinition },
+    ],
+    [
+      'the networks policy only',
+      { ...NO_APIS, mutatingAdmissionPolicy: DEFAULT_CLUSTER_APIS.mutatingAdmissionPolicy },
+    ],
+  ] as Array<[string, ClusterApis]>)(
+    'refuses a CXI NIC master twice (two NADs of one name), with the message cdk8s gives: %s',
+    (_apis, apis) => {
+      const nics = [
+        { master: 'hsn0', mode: 'l2', range: '10.0.0.0/24' },
+        { master: 'hsn1', mode: 'l2', range: '10.0.1.0/24' },
+        { master: 'hsn0', mode: 'l3', range: '10.0.2.0/24' },
+      ];
+      const values = { cxi: { nics } };
+      const message =
+        'cxi.nics: master "hsn0" appears more than once; masters must be unique (each NIC gets one NetworkAttachmentDefinition, <master>-ipvlan)';
+      expect(() => synthObjects(values, apis)).toThrow(message);
+      const apiVersions = helmApiVersionFlags(apis).filter((flag) => flag !== '--api-versions');
+      const result = helmTemplate(helm, chartDir, { values, apiVersions });
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain(message);
+      // Unique masters render.
+      const unique = { cxi: { nics: nics.slice(0, 2) } };
+      expect(helmTemplate(helm, chartDir, { values: unique, apiVersions }).status).toBe(0);
+      expect(() => synthObjects(unique, apis)).not.toThrow();
+    },
+  );
 
   test.each(Object.keys(CEX_SETS_THE_PLUGIN_REFUSES))(
     'refuses CEX config sets the plugin would refuse, with the message cdk8s gives: %s',

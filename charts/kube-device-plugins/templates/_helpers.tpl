@@ -77,8 +77,26 @@ monitoring.coreos.com/v1
 {{- dict "cryptoconfigsets" .sets | toPrettyJson -}}
 {{- end }}
 
+{{- /* kdp.cxi.checkNics: the template twin of a TypeScript derivation (see synth/helm/symbolic.ts). */}}
+{{- define "kdp.cxi.checkNics" -}}
+{{- $masters := dict -}}
+{{- range .nics -}}
+{{- if hasKey $masters .master -}}
+{{- fail (printf "cxi.nics: master %q appears more than once; masters must be unique (each NIC gets one NetworkAttachmentDefinition, <master>-ipvlan)" .master) -}}
+{{- end -}}
+{{- $_ := set $masters .master true -}}
+{{- end -}}
+{{- end }}
+
+{{- /* kdp.cxi.networkName: the template twin of a TypeScript derivation (see synth/helm/symbolic.ts). */}}
+{{- define "kdp.cxi.networkName" -}}
+{{- include "kdp.cxi.checkNics" . -}}
+{{- printf "%s-ipvlan" .master -}}
+{{- end }}
+
 {{- /* kdp.cxi.networksAnnotation: the template twin of a TypeScript derivation (see synth/helm/symbolic.ts). */}}
 {{- define "kdp.cxi.networksAnnotation" -}}
+{{- include "kdp.cxi.checkNics" . -}}
 {{- $networks := list -}}
 {{- range .nics -}}
 {{- $networks = append $networks (dict "interface" .master "name" (printf "%s-ipvlan" .master) "namespace" $.namespace) -}}
