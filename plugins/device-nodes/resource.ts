@@ -18,6 +18,7 @@ import {
   GrpcStatus,
   isValidCdiDeviceName,
   mergeAllocations,
+  probeDeviceNode,
   publishOnChange,
   qualifiedCdiName,
   removeCdiSpec,
@@ -29,6 +30,7 @@ import {
   type ContainerAllocation,
   type Device,
   type DeviceListener,
+  type DeviceNodeProbeOptions,
   type Health,
   type Logger,
   type ResourcePlugin,
@@ -62,6 +64,11 @@ export interface AllocatedNode {
 export interface NodeSet {
   /** The resource's nodes right now, by key (the device-ID base). Called after every change. */
   scan(devfsRoot: string): Map<string, NodeState>;
+  /**
+   * The probe options the scan uses for a node (kinds, open); Allocate re-checks the nodes it hands out
+   * with the same options (a stat, and an open only where these ask for one). Default: the framework's.
+   */
+  probe?: DeviceNodeProbeOptions;
   /**
    * Directories, relative to the devfs root ('' = the root), whose entries can change the scan; a function
    * when they depend on what is there (asked before every scan).
@@ -288,6 +295,7 @@ export class DeviceNodeResource implements ResourcePlugin {
         GrpcStatus.FAILED_PRECONDITION,
       );
     const nodes = keys.map((key) => this.allocatedNode(key));
+    this.assertNodesUsable(deviceIds, nodes);
     assertDistinctContainerPaths(nodes);
     const base: ContainerAllocation = {
       devices: nodes.map((n) => ({
@@ -301,6 +309,31 @@ export class DeviceNodeResource implements ResourcePlugin {
       base.cdiDevices = keys.map((key) => qualifiedCdiName((this.options.cdi as { kind: string }).kind, key));
     }
     return mergeAllocations(base, this.set.extras?.(nodes) ?? {});
+  }
+
+  /**
+   * The kubelet offered these IDs from the last scan; a node removed or broken since (in the moment before
+   * the watch's rescan, or behind a symlink into a directory nobody watches) would otherwise be handed out
+   * and fail later, in the runtime, with a vaguer message. Re-probe each node as the scan does, and on a
+   * problem rescan (so the kubelet stops offering it) and fail naming the IDs, the path and why.
+   */
+  private assertNodesUsable(deviceIds: string[], nodes: AllocatedNode[]): void {
+    const problems: string[] = [];
+    for (const node of nodes) {
+      const probe = probeDeviceNode(node.hostPath, this.set.probe ?? {});
+      if (probe.health === 'Healthy') continue;
+      const ids = deviceIds.filter((id) => this.idToKey.get(id) === node.key);
+      problems.push(
+        `device ${[...new Set(ids)].join(', ')}: ${node.hostPath} ${probe.reason ?? 'is unusable'}`,
+      );
+    }
+    if (!problems.length) return;
+    this.log.warn('allocation refused: a device node is not usable any more; rescanning', { problems });
+    this.refresh();
+    throw new AllocationError(
+      `${this.resourceName}: ${problems.join('; ')}; it is no longer offered, retry`,
+      GrpcStatus.FAILED_PRECONDITION,
+    );
   }
 
   private keyFor(id: string): string {

@@ -4,13 +4,17 @@
  * that disappears leaves the list, a new one joins it, both within one inotify event.
  */
 import { compileGlob, DeviceNodeResource, globWatchDirs, scanGlob, type NodeSet } from '../device-nodes';
-import type { Logger } from '../framework';
+import type { DeviceNodeProbeOptions, Logger } from '../framework';
 import { renderContainerPath, type DevnodeResourceSpec } from './config';
+
+/** The health check, at every scan and again at Allocate: a char or block device (not opened). */
+const DEVNODE_PROBE: DeviceNodeProbeOptions = { kinds: ['char', 'block'] };
 
 export function devnodeNodeSet(spec: DevnodeResourceSpec): NodeSet {
   const glob = compileGlob(spec.glob);
   return {
-    scan: (devfsRoot) => scanGlob(devfsRoot, glob, { kinds: ['char', 'block'] }),
+    scan: (devfsRoot) => scanGlob(devfsRoot, glob, DEVNODE_PROBE),
+    probe: DEVNODE_PROBE,
     // Every directory the glob looks into: the fixed ones down to the first wildcard (creating any of them
     // is seen at once) and each directory a wildcard segment matches (bus/usb/*/* hot-plug within a bus).
     watchDirs: (devfsRoot) => globWatchDirs(devfsRoot, glob),

@@ -5,7 +5,7 @@
  * kept in the CDI dir and allocations name it fully qualified (`github.com.ihcsim/kvm=kvm`).
  */
 import { DeviceNodeResource, nodeState, type NodeSet } from '../device-nodes';
-import type { Logger } from '../framework';
+import type { DeviceNodeProbeOptions, Logger } from '../framework';
 
 export const DEFAULT_KVM_RESOURCE = 'github.com.ihcsim/kvm';
 /** The node, relative to the devfs root; also its CDI device name and the ID base. */
@@ -21,10 +21,14 @@ export interface KvmOptions {
   rescanMs?: number;
 }
 
+/** The health check, at every scan and again at Allocate: a char device that opens read-write. */
+const KVM_PROBE: DeviceNodeProbeOptions = { open: 'read-write' };
+
 export function kvmNodeSet(shareCount: number): NodeSet {
   return {
     // Always reported, so a missing /dev/kvm shows as Unhealthy IDs rather than no KVM at all.
-    scan: (devfsRoot) => new Map([[KVM_NODE, nodeState(devfsRoot, KVM_NODE, { open: 'read-write' })]]),
+    scan: (devfsRoot) => new Map([[KVM_NODE, nodeState(devfsRoot, KVM_NODE, KVM_PROBE)]]),
+    probe: KVM_PROBE,
     watchDirs: [''],
     shareCount,
     indexIds: 'always',

@@ -13,6 +13,7 @@ import {
   sharedDevices,
   type ContainerAllocation,
   type DeviceListener,
+  type DeviceNodeProbeOptions,
   type Logger,
   type ResourcePlugin,
 } from '../framework';
@@ -61,11 +62,14 @@ export function onlyDeprecatedNode(devfsRoot: string): boolean {
   return !findTdxNode(devfsRoot) && fs.existsSync(path.join(devfsRoot, DEPRECATED_TDX_NODE));
 }
 
+/** The health check, at every scan and again at Allocate: a char device (not opened). */
+const TDX_PROBE: DeviceNodeProbeOptions = {};
+
 export function tdxNodeSet(options: TdxOptions): NodeSet {
   let warnedDeprecated = false;
   const scan = (devfsRoot: string): Map<string, NodeState> => {
     const node = findTdxNode(devfsRoot);
-    if (node) return new Map([[TDX_KEY, nodeState(devfsRoot, node)]]);
+    if (node) return new Map([[TDX_KEY, nodeState(devfsRoot, node, TDX_PROBE)]]);
     if (onlyDeprecatedNode(devfsRoot) && !warnedDeprecated) {
       warnedDeprecated = true;
       options.log.error('only the deprecated TDX interface is present; it is not supported', {
@@ -76,6 +80,7 @@ export function tdxNodeSet(options: TdxOptions): NodeSet {
   };
   return {
     scan,
+    probe: TDX_PROBE,
     watchDirs: [''],
     shareCount: options.shareCount,
     indexIds: 'always',

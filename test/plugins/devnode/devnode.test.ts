@@ -94,6 +94,30 @@ describeAsRoot('devnode plugin (crand fixture)', () => {
     ]);
   });
 
+  test('Allocate re-checks the nodes: one gone since the last scan fails FAILED_PRECONDITION naming it, and rescans', async () => {
+    // crand1 as a link into a directory the plugin does not watch: removing the target sends no event,
+    // as a node removed in the moment before the watch's rescan.
+    const target = path.join(sb.box.root, 'elsewhere', 'crand1');
+    makeNode(target, { type: 'char', major: 1, minor: 8 });
+    fs.rmSync(nodePath('crand1'));
+    fs.symlinkSync(target, nodePath('crand1'));
+    await start();
+    await sb.box.kubelet.waitForRegistration(CRAND);
+    expect(ids()).toEqual(['crand0:Healthy', 'crand1:Healthy', 'crand2:Healthy']);
+    fs.rmSync(target);
+    await expect(sb.box.kubelet.allocate(CRAND, [['crand0', 'crand1']])).rejects.toMatchObject({
+      code: grpc.status.FAILED_PRECONDITION,
+      details: expect.stringContaining(`crand1: ${nodePath('crand1')} is a symlink to nothing`),
+    });
+    await sb.box.kubelet.waitFor(
+      () => ids().join() === 'crand0:Healthy,crand1:Unhealthy,crand2:Healthy',
+      1000,
+      'rescanned',
+    );
+    const [res] = await sb.box.kubelet.allocate(CRAND, [['crand0']]);
+    expect(res.devices).toHaveLength(1);
+  });
+
   test('shareCount, permissions and a container path template', async () => {
     writeConfig([
       { name: CRAND, glob: 'crand[01]', shareCount: 2, permissions: 'r', containerPath: '/dev/rand/{name}' },

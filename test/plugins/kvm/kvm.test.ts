@@ -103,6 +103,40 @@ describeAsRoot('kvm plugin (fixture devfs)', () => {
     await sb.box.kubelet.waitFor(() => kubeletHealth(sb.box.kubelet, RES) === 'Healthy', 1000, 'all Healthy');
   });
 
+  test('Allocate re-checks the node: one gone or no longer opening since the last scan fails FAILED_PRECONDITION and rescans', async () => {
+    // /dev/kvm as a link into a directory the plugin does not watch: changing the target sends no event,
+    // as a node removed in the moment before the watch's rescan.
+    const target = path.join(sb.box.root, 'elsewhere', 'kvm');
+    makeNode(target, { type: 'char', major: 1, minor: 3 });
+    fs.rmSync(kvmNode());
+    fs.symlinkSync(target, kvmNode());
+    await start(['--shared-count=3']);
+    expect(kubeletHealth(sb.box.kubelet, RES)).toBe('Healthy');
+
+    makeNode(target, { type: 'char', major: 240, minor: 0 }); // no driver: ENXIO on the read-write open
+    await expect(sb.box.kubelet.allocate(RES, [['kvm-1', 'kvm-2']])).rejects.toMatchObject({
+      code: grpc.status.FAILED_PRECONDITION,
+      details: expect.stringMatching(
+        new RegExp(`kvm-1, kvm-2: ${kvmNode()} cannot be opened read-write: ENXIO`),
+      ),
+    });
+    await sb.box.kubelet.waitFor(() => kubeletHealth(sb.box.kubelet, RES) === 'Unhealthy', 1000, 'rescanned');
+
+    makeNode(target, { type: 'char', major: 1, minor: 3 });
+    fs.writeFileSync(path.join(sb.box.devfsRoot, 'poke'), ''); // an event in the devfs root: rescan
+    await sb.box.kubelet.waitFor(
+      () => kubeletHealth(sb.box.kubelet, RES) === 'Healthy',
+      1000,
+      'Healthy again',
+    );
+    fs.rmSync(target); // gone: the link dangles
+    await expect(sb.box.kubelet.allocate(RES, [['kvm-0']])).rejects.toMatchObject({
+      code: grpc.status.FAILED_PRECONDITION,
+      details: expect.stringContaining(`kvm-0: ${kvmNode()} is a symlink to nothing`),
+    });
+    await sb.box.kubelet.waitFor(() => kubeletHealth(sb.box.kubelet, RES) === 'Unhealthy', 1000, 'rescanned');
+  });
+
   test('a node that does not open read-write is Unhealthy, and the log says why', async () => {
     makeNode(kvmNode(), { type: 'char', major: 240, minor: 0 }); // no driver: ENXIO
     const { logs } = await start();

@@ -162,6 +162,23 @@ describeAsRoot('tdx plugin (fixture devfs)', () => {
     await sb.box.kubelet.waitFor(() => kubeletHealth(sb.box.kubelet, RES) === 'Healthy', 1000, 'Healthy');
   });
 
+  test('Allocate re-checks the node: one gone since the last scan fails FAILED_PRECONDITION naming it, and rescans', async () => {
+    // tdx_guest as a link into a directory the plugin does not watch: removing the target sends no event,
+    // as a node removed in the moment before the watch's rescan.
+    const target = path.join(sb.box.root, 'elsewhere', 'tdx_guest');
+    char(target);
+    fs.rmSync(node());
+    fs.symlinkSync(target, node());
+    await start(['--shared-count=2']);
+    expect(kubeletHealth(sb.box.kubelet, RES)).toBe('Healthy');
+    fs.rmSync(target);
+    await expect(sb.box.kubelet.allocate(RES, [['tdx-guest-1']])).rejects.toMatchObject({
+      code: grpc.status.FAILED_PRECONDITION,
+      details: expect.stringContaining(`tdx-guest-1: ${node()} is a symlink to nothing`),
+    });
+    await sb.box.kubelet.waitFor(() => kubeletHealth(sb.box.kubelet, RES) === 'Unhealthy', 1000, 'rescanned');
+  });
+
   test('--uds-resource-name: the socket dir is its own resource; each resource gives only its part', async () => {
     await start([`--uds-resource-name=${UDS_RES}`, '--shared-count=3']);
     await sb.box.kubelet.waitForRegistration(UDS_RES);
