@@ -1,6 +1,6 @@
 /** The shared device-node engine of the tdx, kvm and devnode families. */
 export * from './resource';
-export { nodeState, scanGlob } from './scan';
+export { nodeState, scanGlob, type KeyCollision } from './scan';
 export {
   compileGlob,
   matchGlob,

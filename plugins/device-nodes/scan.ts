@@ -16,19 +16,34 @@ export function nodeState(devfsRoot: string, rel: string, probe: DeviceNodeProbe
   };
 }
 
+/** Two nodes whose paths give one key (`x_y/z` and `x/y_z` → `x_y_z`): `kept` is served, `hidden` is not. */
+export interface KeyCollision {
+  key: string;
+  kept: string;
+  hidden: string;
+}
+
 /**
  * Every node the glob matches, keyed by its path below the glob's fixed directory with `/` as `_`:
  * `dri/renderD*` → `renderD128`; a wildcard directory stays in the key (`a/card0` → `a_card0`).
+ * When two paths give one key, the first by path (byte order, as matchGlob sorts) keeps it and the other
+ * is left out and reported to `onCollision` (on every scan: the caller decides how often to log).
  */
 export function scanGlob(
   devfsRoot: string,
   glob: Glob,
   probe: DeviceNodeProbeOptions = {},
+  onCollision?: (collision: KeyCollision) => void,
 ): Map<string, NodeState> {
   const base = globBaseDir(glob);
   const nodes = new Map<string, NodeState>();
   for (const rel of matchGlob(devfsRoot, glob)) {
     const key = (base ? rel.slice(base.length + 1) : rel).replace(/\//g, '_');
+    const kept = nodes.get(key);
+    if (kept) {
+      onCollision?.({ key, kept: kept.rel, hidden: rel });
+      continue;
+    }
     nodes.set(key, nodeState(devfsRoot, rel, probe));
   }
   return nodes;

@@ -115,7 +115,7 @@ export class DevnodeController {
       const served = this.served.get(spec.name);
       if (served) {
         if (JSON.stringify(served.spec) === JSON.stringify(spec)) continue;
-        served.resource.reconfigure(devnodeNodeSet(spec));
+        served.resource.reconfigure(devnodeNodeSet(spec, log.with({ resource: spec.name })));
         served.spec = spec;
         log.info('resource reconfigured', {
           resource: spec.name,

@@ -132,6 +132,33 @@ describeAsRoot('devnode plugin (crand fixture)', () => {
     ]);
   });
 
+  test('two paths with one ID (x_y/z, x/y_z under */*): the first by path is served, one warning names both', async () => {
+    const RES = 'example.com/nodes';
+    writeConfig([{ name: RES, glob: '*/*' }]);
+    char('x_y/z', 1); // made first, but sorts after x/y_z
+    char('x/y_z', 2);
+    await start();
+    await sb.box.kubelet.waitForRegistration(RES);
+    expect(ids(RES)).toEqual(['x_y_z:Healthy']);
+    const [res] = await sb.box.kubelet.allocate(RES, [['x_y_z']]);
+    expect(res.devices).toEqual([
+      { container_path: '/dev/x/y_z', host_path: nodePath('x/y_z'), permissions: 'rw' },
+    ]);
+    const collisions = () => logged('device node skipped: another node has the same device ID');
+    expect(collisions()).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        resource: RES,
+        device: 'x_y_z',
+        path: 'x_y/z',
+        kept: 'x/y_z',
+      }),
+    ]);
+    char('a/b', 3); // more scans: the warning is not repeated
+    await sb.box.kubelet.waitFor(() => ids(RES).join() === 'a_b:Healthy,x_y_z:Healthy', 1000, 'a_b');
+    expect(collisions()).toHaveLength(1);
+  });
+
   test('nodes in a subdirectory that appears later (dri/renderD*) are picked up at once', async () => {
     writeConfig([{ name: 'example.com/render', glob: 'dri/renderD*' }]);
     await start();
