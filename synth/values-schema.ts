@@ -61,12 +61,12 @@ function section(description: string, properties: Record<string, JsonSchema>): J
 }
 
 const PATTERNS = {
-  /** Extended resource name: `<DNS subdomain>/<name>`. */
+  /** Extended resource name: `<DNS subdomain>/<name>`, the name 1-63 characters (see {@link resourceName}). */
   resourceName:
-    '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$',
+    '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$',
   /** A resource name, or empty for "off". */
   optionalResourceName:
-    '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$',
+    '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$',
   /** An absolute path without `//`, `/` at the end, or characters that would need quoting. */
   absolutePath: '^(/[A-Za-z0-9_.@+-]+)+$',
   /** The same, at least two levels deep (its parent directory is mounted). */
@@ -89,6 +89,17 @@ const PATTERNS = {
   devnodeContainerPath:
     '^(/(\\.|\\.\\.\\.([^/{}]|\\{name\\}|\\{path\\})*|\\.?\\.?([^/{}.]|\\{name\\}|\\{path\\})([^/{}]|\\{name\\}|\\{path\\})*)?)+$',
 };
+
+/**
+ * A resource name as the plugins take it (plugins/framework/names.ts `resourceNameErrors`, the kubelet's rules):
+ * besides the pattern's shape, nothing in a `kubernetes.io` namespace (reserved for native resources), nothing
+ * starting with `requests.`, and a prefix of at most 244 characters (`requests.<prefix>` is a DNS subdomain).
+ * Go's regexp has no lookahead, so those are patterns the value must not match.
+ */
+const resourceName = (description: string, optional = false): JsonSchema => ({
+  ...str(description, optional ? PATTERNS.optionalResourceName : PATTERNS.resourceName),
+  not: { anyOf: [{ pattern: 'kubernetes\\.io/' }, { pattern: '^requests\\.' }, { pattern: '^[^/]{245,}/' }] },
+});
 
 const stringMap = (description: string): JsonSchema => ({
   description,
@@ -195,25 +206,22 @@ export const VALUES_SCHEMA: JsonSchema = {
       labels: stringMap('Labels of the PodMonitor (add the ones your Prometheus selects).'),
     }),
     tdx: plugin('TDX guest', 'Intel TDX guest device (/dev/tdx_guest) and the CCNP socket dir.', {
-      resourceName: str('Resource name (--resource-name).', PATTERNS.resourceName),
+      resourceName: resourceName('Resource name (--resource-name).'),
       sharedCount,
       udsDir: str(
         'Host directory of the CCNP sockets, mounted into pods (--uds-dir). The plugin gets its parent read-write, so it is at least two levels deep: a dedicated directory such as /run/ccnp/uds.',
         PATTERNS.nestedPath,
       ),
-      udsResourceName: str(
+      udsResourceName: resourceName(
         'Also offer the UDS dir as this resource, e.g. tdx.intel.com/ccnp-uds ("" = off).',
-        PATTERNS.optionalResourceName,
+        true,
       ),
       tsmReport: bool(
         'Also mount the configfs-tsm report dir (/sys/kernel/config/tsm/report) (--tsm-report).',
       ),
     }),
     kvm: plugin('KVM', '/dev/kvm shared among pods.', {
-      resourceName: str(
-        'Resource name, e.g. devices.kubevirt.io/kvm (--resource-name).',
-        PATTERNS.resourceName,
-      ),
+      resourceName: resourceName('Resource name, e.g. devices.kubevirt.io/kvm (--resource-name).'),
       sharedCount,
       cdi: bool('Write a CDI spec and return CDI device names (--cdi).'),
     }),
@@ -232,7 +240,7 @@ export const VALUES_SCHEMA: JsonSchema = {
               additionalProperties: false,
               required: ['name', 'glob'],
               properties: {
-                name: str('Resource name.', PATTERNS.resourceName),
+                name: resourceName('Resource name.'),
                 glob: str(
                   'Glob of device nodes, relative to /dev (e.g. dri/renderD*).',
                   PATTERNS.devnodeGlob,
@@ -267,7 +275,7 @@ export const VALUES_SCHEMA: JsonSchema = {
       'you put on the nodes by hand (there is no NodeFeatureRule for devnode)',
     ),
     cxi: plugin('CXI', 'HPE Slingshot NICs.', {
-      resourceName: str('Resource name (--resource-name).', PATTERNS.resourceName),
+      resourceName: resourceName('Resource name (--resource-name).'),
       rescanInterval: str('Re-discovery period (--rescan-interval).', PATTERNS.duration),
       healthInterval: str('Health check period (--health-interval).', PATTERNS.duration),
       cdi: bool('Return CDI names hpe.com/cxi=<N> and run cxi-cdi-generator as an init container (--cdi).'),
@@ -297,7 +305,7 @@ export const VALUES_SCHEMA: JsonSchema = {
       'netdevice',
       'Host network interfaces moved into pods (opt-in per node).',
       {
-        resourceName: str('Resource name (--resource-name).', PATTERNS.resourceName),
+        resourceName: resourceName('Resource name (--resource-name).'),
         interfaces: {
           description:
             'Regex of the interfaces offered (--interfaces; the optional NFD rule matches with it too, so RE2 syntax). Loopback, the default-route link and bridge/bond uplinks are never offered.',

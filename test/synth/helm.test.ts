@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ClusterApis, DEFAULT_CLUSTER_APIS, helmApiVersionFlags } from '../../synth/cluster-apis';
+import { resourceNameErrors } from '../../plugins/framework/names';
 import { writeChart } from '../../synth/render';
 import { Helm, K8sObject, helmTemplate, helms, objectKey, runHelm } from './helpers/helm';
 import { CEX_SETS_THE_PLUGIN_REFUSES, VALUE_SETS, synthObjects } from './helpers/synth';
@@ -22,6 +23,18 @@ const NO_APIS: ClusterApis = {
   networkAttachmentDefinition: '',
   mutatingAdmissionPolicy: '',
   podMonitor: '',
+};
+
+/** Every value that is a resource name, set to `name`. */
+const RESOURCE_NAME_VALUES: Record<string, (name: string) => unknown> = {
+  'tdx.resourceName': (name) => ({ tdx: { resourceName: name } }),
+  'tdx.udsResourceName': (name) => ({ tdx: { udsResourceName: name } }),
+  'kvm.resourceName': (name) => ({ kvm: { resourceName: name } }),
+  'devnode.config.resources[].name': (name) => ({
+    devnode: { config: { resources: [{ name, glob: 'crand*' }] } },
+  }),
+  'cxi.resourceName': (name) => ({ cxi: { resourceName: name } }),
+  'netdevice.resourceName': (name) => ({ netdevice: { resourceName: name } }),
 };
 
 function byKey(objects: K8sObject[]): Record<string, K8sObject> {
@@ -166,6 +179,34 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
     expect(result.stderr).toContain("values don't meet the specifications of the schema");
     expect(result.stderr).toContain(field);
   });
+
+  test.each([
+    { case: 'kubernetes.io/gpu', name: 'kubernetes.io/gpu', accepted: false },
+    { case: 'example.kubernetes.io/gpu', name: 'example.kubernetes.io/gpu', accepted: false },
+    { case: 'requests.example.com/gpu', name: 'requests.example.com/gpu', accepted: false },
+    { case: 'a 64-character name part', name: `example.com/${'g'.repeat(64)}`, accepted: false },
+    {
+      case: 'a 245-character prefix (requests.<prefix> over 253)',
+      name: `${'a'.repeat(245)}/gpu`,
+      accepted: false,
+    },
+    { case: 'example.com/gpu', name: 'example.com/gpu', accepted: true },
+    { case: 'example.com/kubernetes.io', name: 'example.com/kubernetes.io', accepted: true },
+    { case: 'a 63-character name part', name: `example.com/${'g'.repeat(63)}`, accepted: true },
+  ])(
+    'every resource name value and the plugins agree on $case (accepted: $accepted)',
+    ({ name, accepted }) => {
+      expect(resourceNameErrors(name).length === 0).toBe(accepted);
+      for (const [field, values] of Object.entries(RESOURCE_NAME_VALUES)) {
+        const result = helmTemplate(helm, chartDir, { values: values(name) });
+        expect([field, result.status === 0]).toEqual([field, accepted]);
+        if (!accepted) {
+          expect(result.stderr).toContain("values don't meet the specifications of the schema");
+          expect(result.stderr).toContain(field.split('.').pop()!.replace('[]', ''));
+        }
+      }
+    },
+  );
 
   test('refuses a devnode resource name twice, with the message cdk8s gives', () => {
     const resource = { name: 'example.com/crand', glob: 'crand*' };
