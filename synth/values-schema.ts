@@ -129,7 +129,8 @@ function plugin(
     ),
     nodeSelector: stringMap(`Nodes the ${name} DaemonSet runs on. The default is the label ${labelSource}.`),
     tolerations: {
-      description: 'Tolerations of the DaemonSet pods (default: every taint, as node agents do).',
+      description:
+        'Tolerations of the DaemonSet pods (default: every taint, as node agents do). With operator Exists, value is empty.',
       type: 'array',
       items: {
         type: 'object',
@@ -141,6 +142,9 @@ function plugin(
           effect: { enum: ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] },
           tolerationSeconds: { type: 'integer' },
         },
+        // The API server refuses a value with `Exists` (it matches any value).
+        if: { required: ['operator'], properties: { operator: { const: 'Exists' } } },
+        then: { properties: { value: { const: '' } } },
       },
     },
     resources: {

@@ -165,6 +165,8 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
       'adapter',
     ],
     [{ image: { pullPolicy: 'Sometimes' } }, 'pullPolicy'],
+    // The API server refuses a value with operator Exists.
+    [{ kvm: { tolerations: [{ key: 'gpu', operator: 'Exists', value: 'a100' }] } }, 'tolerations'],
     // Its parent is mounted read-write: the host's root.
     [{ tdx: { udsDir: '/ccnp' } }, 'udsDir'],
     [{ netdevice: { interfaces: '^(eth|ens' } }, 'interfaces'],
@@ -207,6 +209,18 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
       }
     },
   );
+
+  test('accepts tolerations the API server accepts: Exists without a value, Equal with one', () => {
+    const tolerations = [
+      { operator: 'Exists' },
+      { key: 'gpu', operator: 'Exists', value: '', effect: 'NoSchedule' },
+      { key: 'gpu', operator: 'Equal', value: 'a100' },
+      { key: 'gpu', value: 'a100' },
+    ];
+    const result = helmTemplate(helm, chartDir, { values: { kvm: { tolerations } } });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
 
   test('refuses a devnode resource name twice, with the message cdk8s gives', () => {
     const resource = { name: 'example.com/crand', glob: 'crand*' };
