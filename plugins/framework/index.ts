@@ -14,7 +14,13 @@ export {
   type ContainerResources,
   type ContainerDevices,
 } from './pod-resources';
-export { resourceNameErrors, assertResourceName, socketNameFor, MAX_UNIX_SOCKET_PATH_BYTES } from './names';
+export {
+  resourceNameErrors,
+  assertResourceName,
+  socketNameFor,
+  MAX_SOCKET_NAME_LENGTH,
+  MAX_UNIX_SOCKET_PATH_BYTES,
+} from './names';
 export { startHttpServer, parseListenAddress } from './http';
 export { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET, KUBELET_SOCKET_NAME } from './proto';
 export { watchDirs, publishOnChange, sharedDevices, type Watch, type WatchOptions } from './watch';

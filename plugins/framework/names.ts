@@ -2,6 +2,7 @@
  * Local checks the kubelet would otherwise make for us, so a mistake fails at start with a clear
  * message instead of as a refused registration or a silently truncated socket path.
  */
+import { createHash } from 'crypto';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const QUALIFIED_NAME_PART = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -47,8 +48,20 @@ export function assertResourceName(name: string): void {
 }
 
 /** Socket file name for a resource: stable, readable, and unique per resource name. */
+/** Longest socket file name we make: the kubelet's dir (32 bytes) plus this stays far below 107. */
+export const MAX_SOCKET_NAME_LENGTH = 64;
+
+/**
+ * Socket file name for a resource: readable and unique per resource name. A long resource name (up to
+ * 316 characters are valid) is shortened and made unique with a hash of the full name, so the socket
+ * path stays under the kernel limit.
+ */
 export function socketNameFor(resourceName: string): string {
-  return `kdp-${resourceName.replace(/[^A-Za-z0-9_.-]/g, '_')}.sock`;
+  const readable = resourceName.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const name = `kdp-${readable}.sock`;
+  if (name.length <= MAX_SOCKET_NAME_LENGTH) return name;
+  const hash = createHash('sha256').update(resourceName).digest('hex').slice(0, 12);
+  return `kdp-${readable.slice(0, MAX_SOCKET_NAME_LENGTH - 22)}-${hash}.sock`;
 }
 
 export function assertSocketPath(path: string): void {

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { PluginManager, silentLogger, socketNameFor } from '../../plugins/framework';
+import { MAX_SOCKET_NAME_LENGTH, PluginManager, silentLogger, socketNameFor } from '../../plugins/framework';
 import { FakePlugin, healthy } from '../helpers/fake-plugin';
 import { removeDir, sleep, tempDir } from '../helpers/tmp';
 import { harness, type Harness } from './harness';
@@ -131,3 +131,16 @@ test('stop removes every socket it created', async () => {
 });
 
 afterAll(() => removeDir(''));
+
+test('a long (valid) resource name gets a short, unique socket name and registers under the default dir length', async () => {
+  h = await harness();
+  const long = `${'a'.repeat(60)}.example.com/${'d'.repeat(63)}`;
+  const sibling = `${'a'.repeat(60)}.example.com/${'d'.repeat(62)}e`;
+  expect(socketNameFor(long).length).toBeLessThanOrEqual(MAX_SOCKET_NAME_LENGTH);
+  expect(socketNameFor(long)).not.toBe(socketNameFor(sibling));
+  expect(socketNameFor('example.com/dev')).toBe('kdp-example.com_dev.sock');
+  expect(`/var/lib/kubelet/device-plugins/${socketNameFor(long)}`.length).toBeLessThanOrEqual(107);
+  await h.manager.addResource(new FakePlugin(long, healthy('a')));
+  await h.kubelet.waitForRegistration(long);
+  expect(h.kubelet.resource(long)!.endpoint).toBe(socketNameFor(long));
+});
