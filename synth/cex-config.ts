@@ -3,7 +3,7 @@
  * crypto config sets, each a named group of APQNs (adapter/domain pairs) that one project (namespace) may use.
  */
 import { goJson } from './helm/go-json';
-import { defineDerivation } from './helm/symbolic';
+import { defineCheck, defineDerivation } from './helm/symbolic';
 
 export type CexMode = '' | 'ep11' | 'cca' | 'accel';
 export type CexGeneration = '' | 'cex4' | 'cex5' | 'cex6' | 'cex7' | 'cex8' | 'cex9';
@@ -117,14 +117,10 @@ export function cexConfigSetsProblem(sets: readonly CexConfigSet[]): string | un
 }
 
 /** Renders nothing; fails (`fail` in Helm, an Error in TypeScript) on {@link cexConfigSetsProblem}. */
-export const cexConfigSetsCheck = defineDerivation({
-  name: 'kdp.cex.checkSets',
-  compute: ({ sets }: { sets: readonly CexConfigSet[] }) => {
-    const problem = cexConfigSetsProblem(sets);
-    if (problem) throw new Error(problem);
-    return '';
-  },
-  template: `{{- $names := dict -}}
+export const cexConfigSetsCheck = defineCheck(
+  'kdp.cex.checkSets',
+  ({ sets }: { sets: readonly CexConfigSet[] }) => cexConfigSetsProblem(sets),
+  `{{- $names := dict -}}
 {{- range $set := .sets -}}
 {{- if hasKey $names $set.setname -}}
 {{- fail (printf "cex.configSets: set name %q appears more than once; set names must be unique" $set.setname) -}}
@@ -143,7 +139,7 @@ export const cexConfigSetsCheck = defineDerivation({
 {{- $seen = append $seen (dict "adapter" (int $apqn.adapter) "domain" (int $apqn.domain) "machineid" $machineid "set" $set.setname) -}}
 {{- end -}}
 {{- end -}}`,
-});
+);
 
 /** The file content of the `cex-resources-config` ConfigMap (checked first, see {@link cexConfigSetsProblem}). */
 export const cexResourcesJson = defineDerivation({

@@ -5,7 +5,7 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { componentLabels } from './common';
-import { defineDerivation, derive } from './helm/symbolic';
+import { defineCheck, defineDerivation, derive } from './helm/symbolic';
 
 export type IpvlanMode = 'l2' | 'l3' | 'l3s';
 
@@ -56,21 +56,17 @@ export function cxiNicsProblem(nics: readonly CxiNic[]): string | undefined {
 }
 
 /** Renders nothing; fails (`fail` in Helm, an Error in TypeScript) on {@link cxiNicsProblem}. */
-export const cxiNicsCheck = defineDerivation({
-  name: 'kdp.cxi.checkNics',
-  compute: ({ nics }: { nics: readonly CxiNic[] }) => {
-    const problem = cxiNicsProblem(nics);
-    if (problem) throw new Error(problem);
-    return '';
-  },
-  template: `{{- $masters := dict -}}
+export const cxiNicsCheck = defineCheck(
+  'kdp.cxi.checkNics',
+  ({ nics }: { nics: readonly CxiNic[] }) => cxiNicsProblem(nics),
+  `{{- $masters := dict -}}
 {{- range .nics -}}
 {{- if hasKey $masters .master -}}
 {{- fail (printf "cxi.nics: master %q appears more than once; masters must be unique (each NIC gets one NetworkAttachmentDefinition, <master>-ipvlan)" .master) -}}
 {{- end -}}
 {{- $_ := set $masters .master true -}}
 {{- end -}}`,
-});
+);
 
 /** The NAD name of one of `nics`, checked first (see {@link cxiNicsProblem}). */
 export const cxiCheckedNetworkName = defineDerivation({

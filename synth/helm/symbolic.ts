@@ -177,6 +177,26 @@ export function defineDerivation<I extends object>(derivation: Derivation<I>): D
   return derivation;
 }
 
+/**
+ * A check that renders nothing: `problem` says what is wrong with the input (undefined when nothing is),
+ * and the template must `fail` with the same message. TypeScript throws it; Helm fails with it.
+ */
+export function defineCheck<I extends object>(
+  name: string,
+  problem: (input: I) => string | undefined,
+  template: string,
+): Derivation<I> {
+  return defineDerivation<I>({
+    name,
+    compute: (input) => {
+      const message = problem(input);
+      if (message) throw new Error(message);
+      return '';
+    },
+    template,
+  });
+}
+
 /** Every declared derivation, by name. */
 export function allDerivations(): Array<Derivation<never>> {
   return [...derivations.values()].sort((a, b) => a.name.localeCompare(b.name));
