@@ -43,6 +43,8 @@ interface VersionResult {
   kubelet: string;
   kubernetes: string;
   harness: { built: boolean; buildSeconds: number };
+  /** Wall time of this version's scenarios. */
+  seconds: number;
   plugins: (PluginResult & {
     reRegisterP50Ms?: number;
     reRegisterP99Ms?: number;
@@ -72,7 +74,10 @@ function printTable(v: VersionResult): void {
     ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  console.log(`\nkubelet ${v.kubernetes} (device manager + topology manager + PodResources v1)`);
+  const build = v.harness.built ? `harness built in ${v.harness.buildSeconds} s` : 'harness cached';
+  console.log(
+    `\nkubelet ${v.kubernetes} (device manager + topology manager + PodResources v1; ${build}; ran ${v.seconds} s)`,
+  );
   for (const row of rows) console.log('  ' + row.map((cell, i) => cell.padEnd(widths[i])).join('  '));
   for (const p of v.plugins)
     for (const c of p.checks.filter((c) => !c.ok)) console.log(`  ${p.plugin}: FAIL ${c.name}: ${c.detail}`);
@@ -90,8 +95,10 @@ async function runVersion(
     kubelet: v.minor,
     kubernetes: v.minor,
     harness: { built: harness.built, buildSeconds: Math.round(harness.seconds) },
+    seconds: 0,
     plugins: [],
   };
+  const started = Date.now();
   for (const scenario of scenarios) {
     console.log(`kubelet ${v.minor} · ${scenario.name}`);
     const why = scenario.unavailable?.();
@@ -115,6 +122,7 @@ async function runVersion(
       reRegisterP99Ms: percentile(plugin.reRegisterMs, 0.99),
     });
   }
+  result.seconds = Math.round((Date.now() - started) / 1000);
   return result;
 }
 
