@@ -29,6 +29,8 @@ export class ResourceServer {
   private wireList: WireDevice[] = [];
   private server?: grpc.Server;
   private streams = new Set<Stream>();
+  /** Called when the last open ListAndWatch stream ends (the kubelet may have dropped us). */
+  onStreamEnded?: () => void;
 
   constructor(
     readonly plugin: ResourcePlugin,
@@ -148,6 +150,7 @@ export class ResourceServer {
       if (!this.streams.delete(call)) return;
       this.metrics.streams.set({ resource: this.resourceName }, this.streams.size);
       this.log.info('ListAndWatch stream closed', { streams: this.streams.size });
+      if (this.streams.size === 0) this.onStreamEnded?.();
     };
     call.on('cancelled', done);
     call.on('close', done);

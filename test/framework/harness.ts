@@ -1,6 +1,6 @@
 /** A kubelet simulator plus a PluginManager in one temp dir, torn down together. */
 import { PluginManager, silentLogger, type ManagerOptions } from '../../plugins/framework';
-import { KubeletSimulator } from '../../simulator/kubelet';
+import { KubeletSimulator, type KubeletSimulatorOptions } from '../../simulator/kubelet';
 import { removeDir, tempDir } from '../helpers/tmp';
 
 export interface Harness {
@@ -11,10 +11,17 @@ export interface Harness {
 }
 
 export async function harness(
-  options: Partial<ManagerOptions> & { startKubelet?: boolean } = {},
+  options: Partial<ManagerOptions> & {
+    startKubelet?: boolean;
+    kubelet?: Partial<KubeletSimulatorOptions>;
+  } = {},
 ): Promise<Harness> {
   const dir = tempDir();
-  const kubelet = new KubeletSimulator({ devicePluginDir: dir, podResourcesSocket: `${dir}/pr.sock` });
+  const kubelet = new KubeletSimulator({
+    devicePluginDir: dir,
+    podResourcesSocket: `${dir}/pr.sock`,
+    ...options.kubelet,
+  });
   if (options.startKubelet !== false) await kubelet.start();
   const manager = new PluginManager({
     devicePluginDir: dir,
