@@ -13,6 +13,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   AllocationError,
+  echoIds,
+  echoValue,
   buildCdiSpec,
   cdiSpecFileName,
   GrpcStatus,
@@ -291,7 +293,7 @@ export class DeviceNodeResource implements ResourcePlugin {
     const gone = keys.filter((key) => this.nodes.get(key)?.health !== 'Healthy');
     if (gone.length)
       throw new AllocationError(
-        `device node(s) ${gone.join(', ')} of ${this.resourceName} became unusable; retry`,
+        `device node(s) ${echoIds(gone)} of ${this.resourceName} became unusable; retry`,
         GrpcStatus.FAILED_PRECONDITION,
       );
     const nodes = keys.map((key) => this.allocatedNode(key));
@@ -324,7 +326,7 @@ export class DeviceNodeResource implements ResourcePlugin {
       if (probe.health === 'Healthy') continue;
       const ids = deviceIds.filter((id) => this.idToKey.get(id) === node.key);
       problems.push(
-        `device ${[...new Set(ids)].join(', ')}: ${node.hostPath} ${probe.reason ?? 'is unusable'}`,
+        `device ${echoIds([...new Set(ids)])}: ${node.hostPath} ${probe.reason ?? 'is unusable'}`,
       );
     }
     if (!problems.length) return;
@@ -340,7 +342,7 @@ export class DeviceNodeResource implements ResourcePlugin {
     const key = this.idToKey.get(id);
     if (key === undefined)
       throw new AllocationError(
-        `unknown device ID ${JSON.stringify(id)} for ${this.resourceName}`,
+        `unknown device ID ${echoValue(id)} for ${this.resourceName}`,
         GrpcStatus.INVALID_ARGUMENT,
       );
     return key;

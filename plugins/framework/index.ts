@@ -2,6 +2,7 @@
 export * from './types';
 export * from './log';
 export * from './cdi';
+export { echoIds, echoValue, capMessage, MAX_ECHOED_IDS, MAX_ECHOED_ID_LENGTH } from './echo';
 export { mergeAllocations } from './allocation';
 export { PluginManager, type ManagerOptions, type ResourceStatus } from './manager';
 export { ResourceServer, completePreference } from './resource-server';

@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   AllocationError,
+  echoIds,
   devicesInUse,
   GrpcStatus,
   PodResourcesClient,
@@ -134,7 +135,7 @@ export class NetdevicePlugin implements ResourcePlugin {
     const away = deviceIds.filter((id) => this.placements.get(id)?.where !== 'host');
     if (away.length) {
       throw new AllocationError(
-        `interfaces not in the host network namespace (held by a pod?): ${away.map((id) => `"${id}"`).join(', ')}`,
+        `interfaces not in the host network namespace (held by a pod?): ${echoIds(away)}`,
         GrpcStatus.FAILED_PRECONDITION, // well-formed, but the interface cannot be handed out now
       );
     }

@@ -1,5 +1,10 @@
 /** A kubelet simulator plus a PluginManager in one temp dir, torn down together. */
-import { PluginManager, silentLogger, type ManagerOptions } from '../../plugins/framework';
+import {
+  PluginManager,
+  silentLogger,
+  type ManagerOptions,
+  type ResourcePlugin,
+} from '../../plugins/framework';
 import { KubeletSimulator, type KubeletSimulatorOptions } from '../../simulator/kubelet';
 import { removeDir, tempDir } from '../helpers/tmp';
 
@@ -40,4 +45,12 @@ export async function harness(
       removeDir(dir);
     },
   };
+}
+
+/** A harness with one plugin added and registered with the simulated kubelet. */
+export async function harnessWith(plugin: ResourcePlugin): Promise<Harness> {
+  const h = await harness();
+  await h.manager.addResource(plugin);
+  await h.kubelet.waitForRegistration(plugin.resourceName);
+  return h;
 }
