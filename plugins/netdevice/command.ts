@@ -45,6 +45,15 @@ const FLAGS: FlagSpec[] = [
     default: '10s',
     help: 'full rescan period, the fallback for lost netlink events',
   },
+  {
+    name: 'move-grace-period',
+    env: 'NETDEVICE_MOVE_GRACE_PERIOD',
+    type: 'duration',
+    default: '2m',
+    help:
+      'how long an allocated interface may stay on the host (image pull, init containers) before it is ' +
+      'reported as not moved by the runtime and kept Unhealthy',
+  },
 ];
 
 interface NetdeviceFlags {
@@ -53,6 +62,7 @@ interface NetdeviceFlags {
   cdiMode: CdiMode;
   hookDir: string;
   rescanInterval: number;
+  moveGracePeriod: number;
 }
 
 /** Checks the flag parser cannot make; each failure is a UsageError (exit 2) naming the flag. */
@@ -82,7 +92,9 @@ export const command: PluginCommand = {
       cdiDir: ctx.common.cdiDir,
       podResourcesSocket: ctx.common.podResourcesSocket,
       rescanIntervalMs: values.rescanInterval,
+      moveGraceMs: values.moveGracePeriod,
       log: ctx.log.with({ resource: values.resourceName }),
+      metrics: ctx.manager.metrics.registry,
     });
     await ctx.manager.addResource(plugin);
   },
