@@ -28,8 +28,11 @@ const FLAGS: FlagSpec[] = [
     env: 'CDI_MODE',
     type: 'enum',
     choices: [...CDI_MODES],
-    default: 'netdevices',
-    help: 'netdevices: CDI netDevices, the runtime moves the link; hooks: OCI hooks move it in and back',
+    // hooks: what most nodes' runtimes can apply today (runc < 1.4 ignores netDevices silently); see README
+    default: 'hooks',
+    help:
+      'hooks: OCI hooks move the link in and back (any runtime that runs CDI hooks); netdevices: CDI ' +
+      'netDevices, the runtime moves it in (runc >= 1.4 or crun >= 1.22 under a CDI 1.1 engine)',
   },
   {
     name: 'hook-dir',
