@@ -318,10 +318,11 @@ export const VALUES_SCHEMA: JsonSchema = {
           // Helm checks it compiles (Go regexp): an unbalanced one would make the plugin exit at start-up.
           format: 'regex',
         },
-        cdiMode: oneOf('netdevices (CDI netDevices, runtime moves the link) or hooks (our OCI hook does).', [
-          'netdevices',
-          'hooks',
-        ]),
+        cdiMode: oneOf(
+          'hooks (our OCI hook moves the link in and back; any runtime that runs CDI hooks) or netdevices ' +
+            '(CDI netDevices; the runtime moves it in: runc >= 1.4 or crun >= 1.22 under a CDI 1.1 engine).',
+          ['netdevices', 'hooks'],
+        ),
         hookDir: str(
           'Host directory the init container installs the OCI hook into (--hook-dir).',
           PATTERNS.absolutePath,

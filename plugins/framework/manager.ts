@@ -33,7 +33,7 @@ import {
   type WireRegisterRequest,
 } from './proto';
 import { ResourceServer } from './resource-server';
-import type { ResourcePlugin } from './types';
+import type { ResourceCondition, ResourcePlugin } from './types';
 
 export interface ManagerOptions {
   devicePluginDir: string;
@@ -89,6 +89,8 @@ export interface ResourceStatus {
   streaming: boolean;
   devices: number;
   healthy: number;
+  /** What the plugin reports as wrong (`ResourcePlugin.conditions`); empty when all is well. */
+  conditions: ResourceCondition[];
 }
 
 export class PluginManager {
@@ -202,6 +204,7 @@ export class PluginManager {
         streaming: e.server.streaming(),
         devices: devices.length,
         healthy: devices.filter((d) => d.health === 'Healthy').length,
+        conditions: conditionsOf(e),
       };
     });
   }
@@ -417,6 +420,23 @@ export class PluginManager {
     });
     entry.retryTimer = setTimeout(() => void this.enqueue(entry, () => this.reconcileEntry(entry)), delay);
     entry.retryTimer.unref();
+  }
+}
+
+/** A plugin's conditions; one that throws is reported as a condition rather than breaking /readyz. */
+function conditionsOf(entry: Entry): ResourceCondition[] {
+  const plugin = entry.server.plugin;
+  if (!plugin.conditions) return [];
+  try {
+    return plugin.conditions();
+  } catch (err) {
+    return [
+      {
+        type: 'ConditionsUnavailable',
+        message: `the plugin could not report its conditions: ${(err as Error).message}`,
+        since: new Date().toISOString(),
+      },
+    ];
   }
 }
 

@@ -122,8 +122,28 @@ export function notesTxt(): string {
     '{{- end }}',
     '{{- end }}',
     ...skipped,
+    ...netdeviceModeNote(),
     '',
   ].join('\n');
+}
+
+/** How the netdevice interfaces reach pods, and how to switch: the one choice an admin must check per node. */
+function netdeviceModeNote(): string[] {
+  return [
+    '{{- if $.Values.netdevice.enabled }}',
+    '',
+    'netdevice moves interfaces into pods with cdiMode={{ $.Values.netdevice.cdiMode }}.',
+    ...wrap(
+      'hooks (default): OCI hooks installed in netdevice.hookDir move the interface in and back out with its ' +
+        'addresses; any CDI-enabled engine runs them. netdevices: the OCI runtime moves it in (runc >= 1.4 or ' +
+        'crun >= 1.22, engine with CDI 1.1); an older runc ignores it silently. Switch with ' +
+        '`helm upgrade <release> <chart> --reuse-values --set netdevice.cdiMode=netdevices` (or =hooks). ' +
+        'An interface a runtime leaves on the host is logged as an error, counted in ' +
+        'kdp_netdevice_move_failures_total and listed in /readyz.',
+      110,
+    ),
+    '{{- end }}',
+  ];
 }
 
 function typeOf(schema: JsonSchema): string {

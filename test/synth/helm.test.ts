@@ -133,6 +133,18 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
     expect(renderNotes(helm, { podMonitor: { enabled: true } }, ALL_APIS)).not.toContain('skipped');
   });
 
+  test('NOTES says which netdevice mode is set (hooks by default) and how to switch', () => {
+    const daemonSet = helmTemplate(helm, chartDir, {}).objects.find(
+      (o) => o.kind === 'DaemonSet' && o.metadata.name.includes('netdevice'),
+    ) as unknown as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+    expect(daemonSet.spec.template.spec.containers[0].args).toContain('--cdi-mode=hooks');
+    const notes = renderNotes(helm, {});
+    expect(notes).toContain('netdevice moves interfaces into pods with cdiMode=hooks.');
+    expect(notes).toContain('--set netdevice.cdiMode=netdevices');
+    expect(renderNotes(helm, { netdevice: { cdiMode: 'netdevices' } })).toContain('with cdiMode=netdevices.');
+    expect(renderNotes(helm, { netdevice: { enabled: false } })).not.toContain('cdiMode');
+  });
+
   test('each optional API is detected from its own --api-versions entry', () => {
     const only = (flag: string) => kinds(helmTemplate(helm, chartDir, { apiVersions: [flag] }).objects);
     expect(only('nfd.k8s-sigs.io/v1alpha1')).toContain('NodeFeatureRule'); // a bare group/version suffices for CRDs
