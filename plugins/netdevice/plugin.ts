@@ -144,8 +144,8 @@ export class NetdevicePlugin implements ResourcePlugin {
   async stop(): Promise<void> {
     this.monitor?.stop();
     clearInterval(this.rescanTimer);
-    clearTimeout(this.moveCheckTimer);
     await this.scans.stop();
+    clearTimeout(this.moveCheckTimer); // after the last scan, which may have set it
     this.podResources?.close();
     // The CDI spec stays: containers that already hold an interface may restart while we are away, and
     // their runtime resolves the same CDI name again.
