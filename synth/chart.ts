@@ -17,9 +17,18 @@ import {
 import { CexProjectPolicy } from '../policies/cex-projects';
 import { CxiNetworksPolicy } from '../policies/cxi-networks';
 import { ClusterApis, DEFAULT_CLUSTER_APIS } from './cluster-apis';
-import { DEFAULT_NAMESPACE, componentLabels, objectName } from './common';
+import { DEFAULT_NAMESPACE } from './common';
 import { DevicePluginOptions } from './daemonset';
-import { Condition, derive, forEach, gate, nonEmpty } from './helm/symbolic';
+import {
+  Condition,
+  concatLists,
+  derive,
+  forEach,
+  gate,
+  mergeMaps,
+  nonEmpty,
+  orDefault,
+} from './helm/symbolic';
 import { CxiNetworkAttachment, cxiNetworksAnnotation } from './multus';
 import { CexPlugin } from './plugins/cex';
 import { CxiPlugin } from './plugins/cxi';
@@ -28,6 +37,7 @@ import { KvmPlugin } from './plugins/kvm';
 import { NetdevicePlugin } from './plugins/netdevice';
 import { TdxPlugin } from './plugins/tdx';
 import { PluginPodMonitor } from './pod-monitor';
+import { Release, componentLabels, imageReference, objectName, release, setRelease } from './release';
 import { ChartValues, PluginValues, defaultValues } from './values';
 
 export interface KubeDevicePluginsChartProps {
@@ -37,6 +47,12 @@ export interface KubeDevicePluginsChartProps {
   readonly namespace?: string;
   /** The optional APIs the target cluster serves. Default: all of them. */
   readonly apis?: ClusterApis;
+  /** Default `kube-device-plugins`: object names start with `kube-device-plugins-` (see release.ts). */
+  readonly releaseName?: string;
+  /** `app.kubernetes.io/managed-by`. Default `cdk8s`. */
+  readonly managedBy?: string;
+  /** The whole release (template mode passes tokens); default: from the values and the two props above. */
+  readonly release?: Release;
 }
 
 export class KubeDevicePluginsChart extends Chart {
@@ -45,16 +61,38 @@ export class KubeDevicePluginsChart extends Chart {
     const values = props.values ?? defaultValues();
     const namespace = props.namespace ?? DEFAULT_NAMESPACE;
     const apis = props.apis ?? DEFAULT_CLUSTER_APIS;
+    const chartRelease =
+      props.release ??
+      release({
+        releaseName: props.releaseName,
+        managedBy: props.managedBy,
+        nameOverride: values.nameOverride,
+        fullnameOverride: values.fullnameOverride,
+      });
+    setRelease(this, chartRelease);
 
+    // A plugin's own pod settings win over the global ones; maps merge, tolerations add up.
     const options = (plugin: PluginValues): DevicePluginOptions => ({
       namespace,
-      image: `${values.image.repository}:${values.image.tag}`,
+      image: derive(imageReference, {
+        repository: values.image.repository,
+        tag: values.image.tag,
+        digest: values.image.digest,
+        appVersion: chartRelease.appVersion,
+      }),
       imagePullPolicy: values.image.pullPolicy,
+      imagePullSecrets: values.imagePullSecrets,
+      kubeletRootDir: values.kubeletRootDir,
+      podAnnotations: mergeMaps(values.podAnnotations, plugin.podAnnotations),
+      podLabels: mergeMaps(values.podLabels, plugin.podLabels),
+      affinity: orDefault(plugin.affinity, values.affinity, 'yaml'),
+      priorityClassName: orDefault(plugin.priorityClassName, values.priorityClassName, 'str'),
+      updateStrategy: orDefault(plugin.updateStrategy, values.updateStrategy, 'yaml'),
       logLevel: values.logLevel,
       logFormat: values.logFormat,
       httpPort: plugin.httpPort,
       nodeSelector: plugin.nodeSelector,
-      tolerations: plugin.tolerations,
+      tolerations: concatLists(plugin.tolerations, values.tolerations),
       resources: plugin.resources,
     });
     const nodeFeatureRule = (
@@ -66,8 +104,8 @@ export class KubeDevicePluginsChart extends Chart {
       const rules = gate(scope, 'nfd', values.nfd.enabled, nonEmpty(apis.nodeFeatureRule), ...conditions);
       if (!rules) return;
       new NodeFeatureRule(rules, 'rule', {
-        name: objectName(component),
-        labels: componentLabels(component),
+        name: objectName(rules, component),
+        labels: componentLabels(rules, component),
         rules: [rule],
       });
     };
@@ -110,7 +148,11 @@ export class KubeDevicePluginsChart extends Chart {
       );
       if (policy) {
         new CxiNetworksPolicy(policy, 'networks', {
-          networks: derive(cxiNetworksAnnotation, { nics: values.cxi.nics, namespace }),
+          networks: derive(cxiNetworksAnnotation, {
+            nics: values.cxi.nics,
+            fullname: chartRelease.fullname,
+            namespace,
+          }),
           resourceName: values.cxi.resourceName,
           apiVersion: apis.mutatingAdmissionPolicy,
         });

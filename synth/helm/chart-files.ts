@@ -1,6 +1,7 @@
 /** The chart's files besides the object templates: Chart.yaml, values.yaml, README, helpers, NOTES. */
 import { OPTIONAL_APIS, OptionalApiName } from '../cluster-apis';
 import { APP_NAME, packageVersion } from '../common';
+import { RELEASE_HELPERS } from '../release';
 import { PLUGINS, defaultValues } from '../values';
 import { JsonSchema, VALUES_SCHEMA, hasFixedKeys } from '../values-schema';
 import { allDerivations } from './symbolic';
@@ -87,6 +88,14 @@ function apiHelper(name: OptionalApiName): string {
 }
 
 export function helpersTpl(): string {
+  const release = Object.entries(RELEASE_HELPERS).map(([name, body]) =>
+    [
+      helperComment(`${name}: the template twin of synth/release.ts.`),
+      `{{- define ${JSON.stringify(name)} -}}`,
+      body,
+      '{{- end }}',
+    ].join('\n'),
+  );
   const apis = (Object.keys(OPTIONAL_APIS) as OptionalApiName[]).map(apiHelper);
   const derivations = allDerivations().map((derivation) =>
     [
@@ -98,7 +107,7 @@ export function helpersTpl(): string {
       '{{- end }}',
     ].join('\n'),
   );
-  return [helperComment(GENERATED_BY), ...apis, ...derivations].join('\n\n') + '\n';
+  return [helperComment(GENERATED_BY), ...release, ...apis, ...derivations].join('\n\n') + '\n';
 }
 
 export function notesTxt(): string {
