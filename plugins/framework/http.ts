@@ -8,10 +8,10 @@ import type { PluginManager } from './manager';
 
 /** `:8080`, `0.0.0.0:8080`, `127.0.0.1:0` or `[::1]:8080` → host and port. */
 export function parseListenAddress(addr: string): { host?: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535)
-    throw new Error(`listen address "${addr}" must look like ":8080" or "127.0.0.1:8080"`);
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
+  if (!match) throw new Error(`listen address "${addr}" must look like ":8080" or "127.0.0.1:8080"`);
+  const port = Number(match[3]);
+  if (port > 65535) throw new Error(`listen address "${addr}": port ${port} is above 65535`);
   const host = match[1] ?? match[2];
   return { host: host || undefined, port };
 }
