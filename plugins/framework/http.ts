@@ -32,9 +32,14 @@ export async function startHttpServer(
     if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (url === '/readyz') {
-      const ready = started() && manager.ready();
+      // A plugin that refuses allocations (e.g. its CDI spec cannot be written) is not ready: say why.
+      const resources = manager.status().map((status) => {
+        const problem = manager.server(status.resource)?.plugin.unreadyReason?.();
+        return problem ? { ...status, problem } : status;
+      });
+      const ready = started() && manager.ready() && resources.every((r) => !('problem' in r));
       res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ready, resources: manager.status() }) + '\n');
+      res.end(JSON.stringify({ ready, resources }) + '\n');
     } else if (url === '/metrics') {
       manager.metrics.registry.metrics().then(
         (body) => res.writeHead(200, { 'content-type': manager.metrics.registry.contentType }).end(body),

@@ -2,8 +2,9 @@
 export * from './types';
 export * from './log';
 export * from './cdi';
+export { CdiSpecKeeper, type CdiKeeperOptions } from './cdi-keeper';
 export { readConfigFile, MAX_CONFIG_BYTES, MAX_RESOURCES_PER_PROCESS } from './config-file';
-export { echoIds, echoValue, capMessage, MAX_ECHOED_IDS, MAX_ECHOED_ID_LENGTH } from './echo';
+export { echoIds, listIds, echoValue, capMessage, MAX_ECHOED_IDS, MAX_ECHOED_ID_LENGTH } from './echo';
 export { mergeAllocations } from './allocation';
 export { PluginManager, type ManagerOptions, type ResourceStatus } from './manager';
 export { ResourceServer, completePreference } from './resource-server';

@@ -66,6 +66,11 @@ export interface ResourcePlugin {
   preferredAllocation?(request: PreferredAllocationRequest): string[];
   /** Optional: prepare devices before a container starts. Offered only when defined. */
   preStartContainer?(deviceIds: string[]): Promise<void> | void;
+  /**
+   * Optional: why the plugin cannot serve allocations right now (e.g. its CDI spec cannot be written),
+   * or undefined. /readyz answers 503 with this reason while it is set.
+   */
+  unreadyReason?(): string | undefined;
 }
 
 /** gRPC status codes a plugin may fail an allocation with (plugins do not import gRPC). */

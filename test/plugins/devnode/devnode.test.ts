@@ -107,7 +107,7 @@ describeAsRoot('devnode plugin (crand fixture)', () => {
     fs.rmSync(target);
     await expect(sb.box.kubelet.allocate(CRAND, [['crand0', 'crand1']])).rejects.toMatchObject({
       code: grpc.status.FAILED_PRECONDITION,
-      details: expect.stringContaining(`"crand1": ${nodePath('crand1')} is a symlink to nothing`),
+      details: expect.stringContaining(`crand1: ${nodePath('crand1')} is a symlink to nothing`),
     });
     await sb.box.kubelet.waitFor(
       () => ids().join() === 'crand0:Healthy,crand1:Unhealthy,crand2:Healthy',
