@@ -24,8 +24,24 @@ export function echoValue(value: string, max = MAX_ECHOED_ID_LENGTH): string {
 
 /** `"a", "b", ... and 9990 more`: the first MAX_ECHOED_IDS values, each cut. */
 export function echoIds(ids: readonly string[], max = MAX_ECHOED_IDS): string {
-  const shown = ids.slice(0, max).map((id) => echoValue(id));
-  const rest = ids.length - shown.length;
+  return boundedList(
+    ids.slice(0, max).map((id) => echoValue(id)),
+    ids.length,
+  );
+}
+
+/** `a, b, ... and 9990 more`: for IDs already checked (known devices), bounded the same way, unquoted. */
+export function listIds(ids: readonly string[], max = MAX_ECHOED_IDS): string {
+  return boundedList(
+    ids
+      .slice(0, max)
+      .map((id) => (id.length > MAX_ECHOED_ID_LENGTH ? `${id.slice(0, MAX_ECHOED_ID_LENGTH)}...` : id)),
+    ids.length,
+  );
+}
+
+function boundedList(shown: string[], total: number): string {
+  const rest = total - shown.length;
   return rest > 0 ? `${shown.join(', ')} ... and ${rest} more` : shown.join(', ');
 }
 

@@ -160,7 +160,8 @@ export class PluginManager {
     } catch (err) {
       this.entries.delete(resource);
       await server.close();
-      fs.rmSync(socketPath, { force: true });
+      // Only a socket we bound is ours to remove: one another instance serves must stay (issue 12, bug 3).
+      if (entry.boundIdentity) fs.rmSync(socketPath, { force: true });
       await Promise.resolve(plugin.stop()).catch(() => undefined);
       throw err;
     }

@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as net from 'net';
+import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from './log';
 import type { FrameworkMetrics } from './metrics';
@@ -105,7 +106,7 @@ export class ResourceServer {
     });
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(unixTarget(this.socketPath), grpc.ServerCredentials.createInsecure(), (err) =>
-        err ? reject(new Error(`cannot serve on ${this.socketPath}: ${err.message}`)) : resolve(),
+        err ? reject(new Error(bindErrorMessage(this.socketPath, err))) : resolve(),
       ),
     );
     this.server = server;
@@ -343,6 +344,12 @@ function limited<T>(cb: grpc.sendUnaryData<T>, work: () => Promise<T>): void {
       (err) => cb(toServiceError(err)),
     )
     .finally(() => (requestsInFlight -= 1));
+}
+
+/** grpc-js wraps the errno in "No address added out of total 1 resolved errors: [listen EROFS: …]". */
+function bindErrorMessage(socketPath: string, err: Error): string {
+  const cause = /\[(.*)\]$/.exec(err.message)?.[1] ?? err.message;
+  return `cannot serve on ${socketPath}: ${cause} (is the device-plugin dir ${path.dirname(socketPath)} writable?)`;
 }
 
 /** True when something accepts a connection on the unix socket at `file` (a live server). */

@@ -87,6 +87,11 @@ export interface ResourcePlugin {
    * stall on a fault the plugin itself cannot fix.
    */
   conditions?(): ResourceCondition[];
+  /**
+   * Optional: why the plugin cannot serve allocations right now (e.g. its CDI spec cannot be written),
+   * or undefined. /readyz answers 503 with this reason while it is set.
+   */
+  unreadyReason?(): string | undefined;
 }
 
 /** gRPC status codes a plugin may fail an allocation with (plugins do not import gRPC). */
