@@ -1,0 +1,48 @@
+/** A plugin as the DaemonSet runs it: `node bin/kube-device-plugins.js <plugin> …`, its logs kept in a file. */
+import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+const CLI = path.join(REPO_ROOT, 'bin', 'kube-device-plugins.js');
+
+export class PluginProcess {
+  /** Date.now() just before the process was spawned. */
+  readonly startedAt: number;
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<number | null>;
+  private exitCode: number | null | undefined;
+
+  constructor(plugin: string, args: string[], env: NodeJS.ProcessEnv, logFile: string) {
+    const log = fs.createWriteStream(logFile, { flags: 'a' });
+    log.write(`--- ${new Date().toISOString()} node ${CLI} ${plugin} ${args.join(' ')}\n`);
+    this.startedAt = Date.now();
+    this.child = spawn(process.execPath, [CLI, plugin, '--log-level=debug', ...args], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.pipe(log, { end: false });
+    this.child.stderr!.pipe(log, { end: false });
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code) => {
+        this.exitCode = code;
+        resolve(code);
+      }),
+    );
+  }
+
+  get running(): boolean {
+    return this.exitCode === undefined;
+  }
+
+  /** Stop it with `signal` and wait for the exit (SIGKILL after 10 s); the exit code, null if killed. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (!this.running) return this.exitCode ?? null;
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+}
