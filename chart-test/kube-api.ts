@@ -44,7 +44,7 @@ export interface ApiResponse {
 /** One request; the body is JSON both ways. Network errors reject; HTTP errors resolve with their status. */
 export function apiRequest(
   config: ApiConfig,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
   path: string,
   body?: unknown,
 ): Promise<ApiResponse> {
