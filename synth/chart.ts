@@ -21,6 +21,7 @@ import { DEFAULT_NAMESPACE } from './common';
 import { DevicePluginOptions } from './daemonset';
 import {
   Condition,
+  allOf,
   concatLists,
   derive,
   forEach,
@@ -36,6 +37,7 @@ import { DevnodePlugin } from './plugins/devnode';
 import { KvmPlugin } from './plugins/kvm';
 import { NetdevicePlugin } from './plugins/netdevice';
 import { TdxPlugin } from './plugins/tdx';
+import { ChartTest } from './chart-test';
 import { PluginPodMonitor } from './pod-monitor';
 import { Release, componentLabels, imageReference, objectName, release, setRelease } from './release';
 import { ChartValues, PluginValues, defaultValues } from './values';
@@ -71,15 +73,16 @@ export class KubeDevicePluginsChart extends Chart {
       });
     setRelease(this, chartRelease);
 
+    const image = derive(imageReference, {
+      repository: values.image.repository,
+      tag: values.image.tag,
+      digest: values.image.digest,
+      appVersion: chartRelease.appVersion,
+    });
     // A plugin's own pod settings win over the global ones; maps merge, tolerations add up.
     const options = (plugin: PluginValues): DevicePluginOptions => ({
       namespace,
-      image: derive(imageReference, {
-        repository: values.image.repository,
-        tag: values.image.tag,
-        digest: values.image.digest,
-        appVersion: chartRelease.appVersion,
-      }),
+      image,
       imagePullPolicy: values.image.pullPolicy,
       imagePullSecrets: values.imagePullSecrets,
       kubeletRootDir: values.kubeletRootDir,
@@ -184,6 +187,38 @@ export class KubeDevicePluginsChart extends Chart {
         namespace,
         labels: values.podMonitor.labels,
         interval: values.podMonitor.interval,
+      });
+    }
+
+    const tests = gate(this, 'tests', values.tests.enabled);
+    if (tests) {
+      new ChartTest(tests, 'test', {
+        namespace,
+        image,
+        imagePullPolicy: values.image.pullPolicy,
+        imagePullSecrets: values.imagePullSecrets,
+        plugins: {
+          tdx: values.tdx,
+          kvm: values.kvm,
+          devnode: values.devnode,
+          cxi: values.cxi,
+          netdevice: values.netdevice,
+          cex: values.cex,
+        },
+        cxiNetworks: {
+          value: derive(cxiNetworksAnnotation, {
+            nics: values.cxi.nics,
+            fullname: chartRelease.fullname,
+            namespace,
+          }),
+          installed: allOf(
+            values.cxi.enabled,
+            values.policies.enabled,
+            nonEmpty(values.cxi.nics),
+            nonEmpty(apis.mutatingAdmissionPolicy),
+          ),
+        },
+        timeoutSeconds: values.tests.timeoutSeconds,
       });
     }
   }

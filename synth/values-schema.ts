@@ -291,6 +291,7 @@ export const VALUES_SCHEMA: JsonSchema = {
     'nfd',
     'policies',
     'podMonitor',
+    'tests',
     'tdx',
     'kvm',
     'devnode',
@@ -349,6 +350,16 @@ export const VALUES_SCHEMA: JsonSchema = {
       enabled: bool('Create it (only when the cluster serves monitoring.coreos.com/v1 PodMonitor).'),
       interval: { ...str('Scrape interval, e.g. 30s or 1m30s.', PATTERNS.prometheusDuration), minLength: 2 },
       labels: stringMap('Labels of the PodMonitor (add the ones your Prometheus selects).'),
+    }),
+    tests: section('`helm test`: a pod that checks the release on the live cluster (see docs/deploy.md).', {
+      enabled: bool(
+        'Install the test pod hook and its RBAC (a ServiceAccount that may read DaemonSets and nodes, and create pods as a dry run only).',
+      ),
+      timeoutSeconds: int(
+        'How long the test waits for plugin pods to be ready and resources allocatable.',
+        0,
+        3600,
+      ),
     }),
     tdx: plugin('TDX guest', 'Intel TDX guest device (/dev/tdx_guest) and the CCNP socket dir.', {
       resourceName: resourceName('Resource name (--resource-name).'),

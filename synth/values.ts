@@ -98,6 +98,7 @@ export interface ChartValues extends PodValues {
   nfd: { enabled: boolean };
   policies: { enabled: boolean };
   podMonitor: { enabled: boolean; interval: string; labels: Record<string, string> };
+  tests: { enabled: boolean; timeoutSeconds: number };
   tdx: TdxValues;
   kvm: KvmValues;
   devnode: DevnodeValues;
@@ -149,6 +150,7 @@ export function defaultValues(): ChartValues {
     nfd: { enabled: true },
     policies: { enabled: true },
     podMonitor: { enabled: false, interval: '30s', labels: {} },
+    tests: { enabled: true, timeoutSeconds: 120 },
     tdx: pluginValues(TDX_DEFAULTS),
     kvm: pluginValues(KVM_DEFAULTS),
     devnode: pluginValues(DEVNODE_DEFAULTS),

@@ -21,8 +21,8 @@ export function chartYaml(): string {
     'type: application',
     `version: ${version}`,
     `appVersion: ${JSON.stringify(version)}`,
-    // ValidatingAdmissionPolicy v1 is GA from 1.30.
-    'kubeVersion: ">=1.30.0-0"',
+    // Proven by the API-server tier on 1.34 (MutatingAdmissionPolicy served there or not) and the newest.
+    'kubeVersion: ">=1.34.0-0"',
     'keywords: [device-plugin, tdx, cxi, slingshot, kvm, cex, cdi, nfd]',
     '',
   ].join('\n');
@@ -132,6 +132,15 @@ export function notesTxt(): string {
     '{{- end }}',
     ...skipped,
     ...netdeviceModeNote(),
+    '',
+    ...wrap(
+      'The namespace must admit privileged pods (Pod Security privileged): with baseline or restricted the DaemonSets exist but their pods are refused, and a kube-apiserver run with --allow-privileged=false refuses the CEX DaemonSet (which helm install --dry-run=server does not show). A failed install leaves what it created unless Helm 3 ran with --atomic or Helm 4 with --rollback-on-failure.',
+      110,
+    ),
+    '{{- if $.Values.tests.enabled }}',
+    '',
+    'Check the release on the cluster: helm test {{ $.Release.Name }} -n {{ $.Release.Namespace }}',
+    '{{- end }}',
     '',
   ].join('\n');
 }

@@ -11,6 +11,7 @@
  * marker the renderer turns into `{{ if }}`, `{{ range }}` or an `include` of a named template.
  */
 import { Construct } from 'constructs';
+import { goJson } from './go-json';
 
 /** How a token's expression is written into the template. */
 export type TokenType =
@@ -280,4 +281,19 @@ function isSymbolicTree(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(isSymbolicTree);
   if (value !== null && typeof value === 'object') return Object.values(value).some(isSymbolicTree);
   return false;
+}
+
+/** True when every condition holds; in template mode `and`. */
+export function allOf(...conditions: Condition[]): Condition {
+  const symbolicOnes = conditions.filter(isSymbolic);
+  if (conditions.some((c) => !isSymbolic(c) && !c)) return false;
+  if (symbolicOnes.length === 0) return true;
+  if (symbolicOnes.length === 1) return symbolicOnes[0];
+  return symbolic('bool', `and ${symbolicOnes.map(goArgument).join(' ')}`);
+}
+
+/** A value as JSON, byte for byte as Helm's `toJson` writes it (keys sorted). */
+export function jsonOf(value: unknown): string {
+  if (!isSymbolicTree(value)) return goJson(value);
+  return token('str', `toJson ${goArgument(value)}`);
 }

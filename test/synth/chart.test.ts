@@ -329,7 +329,7 @@ test('CXI NADs are opt-in (IP ranges are site-specific); the upstream example gi
 
 test('skips what the cluster cannot serve', () => {
   const bare = synthObjects(
-    {},
+    { tests: { enabled: false } },
     { nodeFeatureRule: '', networkAttachmentDefinition: '', mutatingAdmissionPolicy: '', podMonitor: '' },
   );
   expect([...new Set(bare.map((o) => o.kind))].sort()).toEqual([

@@ -117,7 +117,9 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
   });
 
   test('without the optional APIs, their objects are skipped and NOTES says why', () => {
-    const bare = helmTemplate(helm, chartDir, { values: { ...WITH_NICS, podMonitor: { enabled: true } } });
+    const bare = helmTemplate(helm, chartDir, {
+      values: { ...WITH_NICS, podMonitor: { enabled: true }, tests: { enabled: false } },
+    });
     expect(kinds(bare.objects)).toEqual([
       'ConfigMap',
       'DaemonSet',

@@ -75,7 +75,7 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
           'app.kubernetes.io/version': '0.1.0',
           'app.kubernetes.io/managed-by': 'Helm',
           'app.kubernetes.io/component': expect.stringMatching(
-            /^(tdx|kvm|devnode|cxi|netdevice|cex|monitoring)$/,
+            /^(tdx|kvm|devnode|cxi|netdevice|cex|monitoring|test)$/,
           ),
           'helm.sh/chart': 'kube-device-plugins-0.1.0',
         },
