@@ -7,14 +7,14 @@
 #
 #   docker build -t ghcr.io/kube-device-plugins/kube-device-plugins:0.1.0 .
 
-FROM node:20-slim AS build
+FROM node:26-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
 RUN npm run build
 
-FROM node:20-slim
+FROM node:26-slim
 # iproute2 and util-linux (nsenter): what netdevice's hook needs where it runs, shipped here so the image
 # holds everything the hook is tested against.
 RUN apt-get update \
@@ -42,5 +42,5 @@ COPY --chmod=0755 plugins/netdevice/hooks/netdevice-hook.sh ./plugins/netdevice/
 
 # The DaemonSets set command and args; this default shows the usage.
 # The Node flags are NODE_RUNTIME_FLAGS (plugins/cli/node-flags.ts), as in the DaemonSets.
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--no-opt", "/app/bin/kube-device-plugins.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--lite-mode", "/app/bin/kube-device-plugins.js"]
 CMD ["--help"]

@@ -44,6 +44,10 @@ async function main(): Promise<void> {
     const notes = (scenario.notes ?? []).map((n) => `- ${n}`).join('\n');
     sections.push(`## ${scenario.name}\n\n${table.join('\n')}\n${notes ? `\n${notes}\n` : ''}`);
   }
+  // Figures that need more than one Node binary come from their own script (bench/node-lts.ts) and are kept
+  // in bench/results/, copied in as they are.
+  const nodeLts = path.join(__dirname, '..', '..', 'bench', 'results', 'node-lts.md');
+  if (fs.existsSync(nodeLts)) sections.push(`## Node LTS\n\n${fs.readFileSync(nodeLts, 'utf8')}`);
   const doc = [
     '# Benchmarks',
     '',

@@ -5,7 +5,7 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { CexConfigSet, cexConfigSetsCheck } from '../synth/cex-config';
-import { componentLabels, objectName } from '../synth/common';
+import { componentLabels, objectName } from '../synth/release';
 import { defineDerivation, derive } from '../synth/helm/symbolic';
 import { POD_CONTAINERS, POD_CREATE_RULES, celString, inRequestsOrLimits } from './cel';
 
@@ -36,8 +36,8 @@ export class CexProjectPolicy extends Construct {
 
   constructor(scope: Construct, id: string, props: CexProjectPolicyProps) {
     super(scope, id);
-    const name = objectName('cex-projects');
-    const metadata = { name, labels: componentLabels('cex') };
+    const name = objectName(this, 'cex-projects');
+    const metadata = { name, labels: componentLabels(this, 'cex') };
     const prefix = celString(CEX_RESOURCE_PREFIX);
     const requestsSet = inRequestsOrLimits('c', (m) => `(${prefix} + set) in ${m}`);
     const requestsAnySet = inRequestsOrLimits('c', (m) => `${m}.exists(r, r.startsWith(${prefix}))`);

@@ -6,7 +6,7 @@
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { componentLabels, objectName } from '../synth/common';
+import { componentLabels, objectName } from '../synth/release';
 import { POD_CREATE_RULES, celString, podRequests } from './cel';
 
 export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
@@ -38,8 +38,8 @@ export class CxiNetworksPolicy extends Construct {
     super(scope, id);
     const apiVersion = props.apiVersion ?? 'admissionregistration.k8s.io/v1beta1';
     const resource = celString(props.resourceName ?? 'beta.hpe.com/cxi');
-    const name = objectName('cxi-networks');
-    const metadata = { name, labels: componentLabels('cxi') };
+    const name = objectName(this, 'cxi-networks');
+    const metadata = { name, labels: componentLabels(this, 'cxi') };
     const hasAnnotations = 'has(object.metadata.annotations)';
     const addPatch = (path: string, value: string) =>
       `JSONPatch{op: 'add', path: ${celString(path)}, value: ${value}}`;

@@ -4,7 +4,9 @@
  * GetDevicePluginOptions before answering Register (as kubelets since 1.25 do), then consumes
  * ListAndWatch, tracking capacity (all devices) and allocatable (Healthy ones). It can drive
  * Allocate / GetPreferredAllocation / PreStartContainer, simulate a kubelet restart, and serve the
- * PodResources API for the allocations it made.
+ * PodResources API for the allocations it made. It speaks protobuf through its own codec (codec.ts,
+ * protobufjs from proto/), never the plugins'. See simulator/README.md for what it models and what
+ * only the e2e tier (the kubelet's real device manager) checks.
  */
 import { EventEmitter } from 'events';
 import * as fs from 'fs';
@@ -15,7 +17,6 @@ import {
   API_VERSION,
   CHANNEL_OPTIONS,
   KUBELET_SOCKET_NAME,
-  services,
   unary,
   unixTarget,
   waitForReady,
@@ -26,6 +27,7 @@ import {
   type WirePreferredAllocationResponse,
   type WireRegisterRequest,
 } from '../plugins/framework/proto';
+import { simulatorServices } from './codec';
 
 export interface SimDevice {
   id: string;
@@ -57,9 +59,24 @@ export interface KubeletSimulatorOptions {
   podResourcesSocket?: string;
   /** Deadline for dialling a plugin during Register. */
   dialTimeoutMs?: number;
+  /**
+   * Which kubelet's Register rule to follow. '1.37' (the default) keeps one client per plugin socket
+   * and refuses a second Register for it while the first is connected ("device plugin already
+   * connected"); '1.36' and older silently replace the first client.
+   */
+  kubeletVersion?: '1.36' | '1.37';
+}
+
+/** Every Register call, accepted or not, with the kubelet generation (start) that received it. */
+export interface RegisterCall {
+  generation: number;
+  resource: string;
+  accepted: boolean;
+  reason?: string;
 }
 
 interface Connection {
+  endpoint: string;
   client: grpc.Client;
   stream: grpc.ClientReadableStream<{ devices: WireDevice[] }>;
 }
@@ -69,9 +86,15 @@ export class KubeletSimulator extends EventEmitter {
   private podServer?: grpc.Server;
   private readonly state = new Map<string, SimResource>();
   private readonly connections = new Map<string, Connection>();
+  /** resource → endpoint of the client the kubelet holds (accepted, stream not ended). */
+  private readonly endpoints = new Map<string, string>();
   private readonly assignments: { resource: string; ids: string[]; ref: PodRef }[] = [];
   /** Register calls refused by validation, newest last (tests assert on them). */
   readonly rejections: { request: WireRegisterRequest; reason: string }[] = [];
+  /** Every Register call received, newest last. */
+  readonly registerCalls: RegisterCall[] = [];
+  /** Incremented by every start: one kubelet process lifetime. */
+  generation = 0;
 
   constructor(private readonly options: KubeletSimulatorOptions) {
     super();
@@ -86,12 +109,23 @@ export class KubeletSimulator extends EventEmitter {
     fs.mkdirSync(this.options.devicePluginDir, { recursive: true });
     fs.rmSync(this.socketPath, { force: true });
     const server = new grpc.Server();
-    server.addService(services().registration.service, {
+    const generation = ++this.generation;
+    server.addService(simulatorServices().registration, {
       Register: (call: grpc.ServerUnaryCall<WireRegisterRequest, object>, cb: grpc.sendUnaryData<object>) =>
         void this.register(call.request).then(
-          () => cb(null, {}),
-          (err: Error) =>
-            cb({ code: grpc.status.INVALID_ARGUMENT, details: err.message, message: err.message }),
+          () => {
+            this.registerCalls.push({ generation, resource: call.request.resource_name, accepted: true });
+            cb(null, {});
+          },
+          (err: Error) => {
+            this.registerCalls.push({
+              generation,
+              resource: call.request.resource_name,
+              accepted: false,
+              reason: err.message,
+            });
+            cb({ code: grpc.status.INVALID_ARGUMENT, details: err.message, message: err.message });
+          },
         ),
     });
     await bind(server, this.socketPath);
@@ -102,7 +136,7 @@ export class KubeletSimulator extends EventEmitter {
 
   /** Stop serving and disconnect from every plugin. */
   async stop(): Promise<void> {
-    for (const resource of [...this.connections.keys()]) this.disconnect(resource);
+    for (const resource of [...this.connections.keys(), ...this.endpoints.keys()]) this.disconnect(resource);
     await Promise.all([shutdown(this.server), shutdown(this.podServer)]);
     this.server = undefined;
     this.podServer = undefined;
@@ -112,15 +146,39 @@ export class KubeletSimulator extends EventEmitter {
    * What a real kubelet restart looks like to plugins: the old kubelet goes away, the new one deletes
    * every socket in the device-plugin dir and creates a fresh kubelet.sock.
    */
-  async restart(): Promise<void> {
-    for (const resource of [...this.connections.keys()]) this.disconnect(resource);
+  async restart(options: { staleSocket?: boolean } = {}): Promise<void> {
+    await this.kill(options);
+    await this.startAfterKill();
+  }
+
+  /**
+   * The kubelet goes away. A killed kubelet leaves its dead kubelet.sock behind (`staleSocket`); the
+   * next one deletes every socket in the dir, its own stale one included, then creates a fresh one.
+   */
+  async kill(options: { staleSocket?: boolean } = {}): Promise<void> {
+    for (const resource of [...this.connections.keys(), ...this.endpoints.keys()]) this.disconnect(resource);
+    // The listener unlinks its path when it closes: move the file aside first and back afterwards,
+    // and what stays is a socket file nobody answers on.
+    const aside = `${this.socketPath}.dead`;
+    if (options.staleSocket && this.server) fs.renameSync(this.socketPath, aside);
     await shutdown(this.server);
     this.server = undefined;
+    if (options.staleSocket && fs.existsSync(aside)) fs.renameSync(aside, this.socketPath);
+    for (const res of this.state.values()) res.connected = false;
+  }
+
+  /** The kubelet drops its client of a plugin (its ListAndWatch stream ends), with no restart. */
+  dropStream(resource: string): void {
+    this.disconnect(resource);
+    this.emit('change');
+  }
+
+  /** Start again after `kill`: clear the dir's sockets, as a starting kubelet does. */
+  async startAfterKill(): Promise<void> {
     for (const name of fs.readdirSync(this.options.devicePluginDir)) {
       const file = path.join(this.options.devicePluginDir, name);
       if (fs.statSync(file, { throwIfNoEntry: false })?.isSocket()) fs.rmSync(file, { force: true });
     }
-    for (const res of this.state.values()) res.connected = false;
     await this.start();
     this.emit('change');
   }
@@ -239,7 +297,7 @@ export class KubeletSimulator extends EventEmitter {
       this.emit('change');
       throw new Error(reason);
     }
-    const DevicePlugin = services().devicePlugin;
+    const DevicePlugin = deviceplugin();
     const socket = path.join(this.options.devicePluginDir, request.endpoint);
     const client = new DevicePlugin(unixTarget(socket), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     let options: WireDevicePluginOptions;
@@ -250,7 +308,14 @@ export class KubeletSimulator extends EventEmitter {
       client.close();
       throw new Error(`cannot reach plugin at ${request.endpoint}: ${(err as Error).message}`);
     }
-    // A new registration for the same resource replaces the old endpoint, as in the kubelet.
+    // 1.37 records the endpoint when it accepts (before the stream opens) and forgets it when the
+    // client's stream ends.
+    const connected = this.endpoints.get(request.resource_name);
+    if (connected === request.endpoint && this.options.kubeletVersion !== '1.36') {
+      client.close();
+      throw new Error(`device plugin already connected: ${socket}`);
+    }
+    // Up to 1.36 a new registration for the same resource replaces the old endpoint.
     this.disconnect(request.resource_name);
     const previous = this.state.get(request.resource_name);
     const res: SimResource = {
@@ -263,6 +328,7 @@ export class KubeletSimulator extends EventEmitter {
       registrations: (previous?.registrations ?? 0) + 1,
     };
     this.state.set(request.resource_name, res);
+    this.endpoints.set(request.resource_name, request.endpoint);
     // Answer Register first, then open the stream (the kubelet does this in a goroutine).
     setImmediate(() => this.watch(res, client));
   }
@@ -281,7 +347,7 @@ export class KubeletSimulator extends EventEmitter {
     const stream = (client as unknown as { ListAndWatch(req: object): Connection['stream'] }).ListAndWatch(
       {},
     );
-    const conn = { client, stream };
+    const conn = { endpoint: res.endpoint, client, stream };
     this.connections.set(res.resourceName, conn);
     stream.on('data', (msg: { devices: WireDevice[] }) => {
       if (this.connections.get(res.resourceName) !== conn) return;
@@ -297,6 +363,7 @@ export class KubeletSimulator extends EventEmitter {
     const ended = () => {
       if (this.connections.get(res.resourceName) !== conn) return; // an old stream: ignore
       this.connections.delete(res.resourceName);
+      this.endpoints.delete(res.resourceName);
       res.connected = false;
       client.close();
       this.emit('change');
@@ -307,6 +374,7 @@ export class KubeletSimulator extends EventEmitter {
   }
 
   private disconnect(resource: string): void {
+    this.endpoints.delete(resource);
     const conn = this.connections.get(resource);
     if (!conn) return;
     this.connections.delete(resource);
@@ -320,7 +388,7 @@ export class KubeletSimulator extends EventEmitter {
     fs.mkdirSync(path.dirname(socket), { recursive: true });
     fs.rmSync(socket, { force: true });
     const server = new grpc.Server();
-    server.addService(services().podResources.service, {
+    server.addService(simulatorServices().podResources, {
       List: (_call: unknown, cb: grpc.sendUnaryData<object>) =>
         cb(null, { pod_resources: this.podResources() }),
       Get: (
@@ -380,6 +448,13 @@ export class KubeletSimulator extends EventEmitter {
       })),
     }));
   }
+}
+
+let devicePluginClient: grpc.ServiceClientConstructor | undefined;
+
+function deviceplugin(): grpc.ServiceClientConstructor {
+  devicePluginClient ??= grpc.makeGenericClientConstructor(simulatorServices().devicePlugin, 'DevicePlugin');
+  return devicePluginClient;
 }
 
 function bind(server: grpc.Server, socket: string): Promise<void> {

@@ -17,9 +17,19 @@ import {
 import { CexProjectPolicy } from '../policies/cex-projects';
 import { CxiNetworksPolicy } from '../policies/cxi-networks';
 import { ClusterApis, DEFAULT_CLUSTER_APIS } from './cluster-apis';
-import { DEFAULT_NAMESPACE, componentLabels, objectName } from './common';
+import { DEFAULT_NAMESPACE } from './common';
 import { DevicePluginOptions } from './daemonset';
-import { Condition, derive, forEach, gate, nonEmpty } from './helm/symbolic';
+import {
+  Condition,
+  allOf,
+  concatLists,
+  derive,
+  forEach,
+  gate,
+  mergeMaps,
+  nonEmpty,
+  orDefault,
+} from './helm/symbolic';
 import { CxiNetworkAttachment, cxiNetworksAnnotation } from './multus';
 import { CexPlugin } from './plugins/cex';
 import { CxiPlugin } from './plugins/cxi';
@@ -27,7 +37,9 @@ import { DevnodePlugin } from './plugins/devnode';
 import { KvmPlugin } from './plugins/kvm';
 import { NetdevicePlugin } from './plugins/netdevice';
 import { TdxPlugin } from './plugins/tdx';
+import { ChartTest } from './chart-test';
 import { PluginPodMonitor } from './pod-monitor';
+import { Release, componentLabels, imageReference, objectName, release, setRelease } from './release';
 import { ChartValues, PluginValues, defaultValues } from './values';
 
 export interface KubeDevicePluginsChartProps {
@@ -37,6 +49,12 @@ export interface KubeDevicePluginsChartProps {
   readonly namespace?: string;
   /** The optional APIs the target cluster serves. Default: all of them. */
   readonly apis?: ClusterApis;
+  /** Default `kube-device-plugins`: object names start with `kube-device-plugins-` (see release.ts). */
+  readonly releaseName?: string;
+  /** `app.kubernetes.io/managed-by`. Default `cdk8s`. */
+  readonly managedBy?: string;
+  /** The whole release (template mode passes tokens); default: from the values and the two props above. */
+  readonly release?: Release;
 }
 
 export class KubeDevicePluginsChart extends Chart {
@@ -45,16 +63,39 @@ export class KubeDevicePluginsChart extends Chart {
     const values = props.values ?? defaultValues();
     const namespace = props.namespace ?? DEFAULT_NAMESPACE;
     const apis = props.apis ?? DEFAULT_CLUSTER_APIS;
+    const chartRelease =
+      props.release ??
+      release({
+        releaseName: props.releaseName,
+        managedBy: props.managedBy,
+        nameOverride: values.nameOverride,
+        fullnameOverride: values.fullnameOverride,
+      });
+    setRelease(this, chartRelease);
 
+    const image = derive(imageReference, {
+      repository: values.image.repository,
+      tag: values.image.tag,
+      digest: values.image.digest,
+      appVersion: chartRelease.appVersion,
+    });
+    // A plugin's own pod settings win over the global ones; maps merge, tolerations add up.
     const options = (plugin: PluginValues): DevicePluginOptions => ({
       namespace,
-      image: `${values.image.repository}:${values.image.tag}`,
+      image,
       imagePullPolicy: values.image.pullPolicy,
+      imagePullSecrets: values.imagePullSecrets,
+      kubeletRootDir: values.kubeletRootDir,
+      podAnnotations: mergeMaps(values.podAnnotations, plugin.podAnnotations),
+      podLabels: mergeMaps(values.podLabels, plugin.podLabels),
+      affinity: orDefault(plugin.affinity, values.affinity, 'yaml'),
+      priorityClassName: orDefault(plugin.priorityClassName, values.priorityClassName, 'str'),
+      updateStrategy: orDefault(plugin.updateStrategy, values.updateStrategy, 'yaml'),
       logLevel: values.logLevel,
       logFormat: values.logFormat,
       httpPort: plugin.httpPort,
       nodeSelector: plugin.nodeSelector,
-      tolerations: plugin.tolerations,
+      tolerations: concatLists(plugin.tolerations, values.tolerations),
       resources: plugin.resources,
     });
     const nodeFeatureRule = (
@@ -66,8 +107,8 @@ export class KubeDevicePluginsChart extends Chart {
       const rules = gate(scope, 'nfd', values.nfd.enabled, nonEmpty(apis.nodeFeatureRule), ...conditions);
       if (!rules) return;
       new NodeFeatureRule(rules, 'rule', {
-        name: objectName(component),
-        labels: componentLabels(component),
+        name: objectName(rules, component),
+        labels: componentLabels(rules, component),
         rules: [rule],
       });
     };
@@ -110,7 +151,11 @@ export class KubeDevicePluginsChart extends Chart {
       );
       if (policy) {
         new CxiNetworksPolicy(policy, 'networks', {
-          networks: derive(cxiNetworksAnnotation, { nics: values.cxi.nics, namespace }),
+          networks: derive(cxiNetworksAnnotation, {
+            nics: values.cxi.nics,
+            fullname: chartRelease.fullname,
+            namespace,
+          }),
           resourceName: values.cxi.resourceName,
           apiVersion: apis.mutatingAdmissionPolicy,
         });
@@ -142,6 +187,38 @@ export class KubeDevicePluginsChart extends Chart {
         namespace,
         labels: values.podMonitor.labels,
         interval: values.podMonitor.interval,
+      });
+    }
+
+    const tests = gate(this, 'tests', values.tests.enabled);
+    if (tests) {
+      new ChartTest(tests, 'test', {
+        namespace,
+        image,
+        imagePullPolicy: values.image.pullPolicy,
+        imagePullSecrets: values.imagePullSecrets,
+        plugins: {
+          tdx: values.tdx,
+          kvm: values.kvm,
+          devnode: values.devnode,
+          cxi: values.cxi,
+          netdevice: values.netdevice,
+          cex: values.cex,
+        },
+        cxiNetworks: {
+          value: derive(cxiNetworksAnnotation, {
+            nics: values.cxi.nics,
+            fullname: chartRelease.fullname,
+            namespace,
+          }),
+          installed: allOf(
+            values.cxi.enabled,
+            values.policies.enabled,
+            nonEmpty(values.cxi.nics),
+            nonEmpty(apis.mutatingAdmissionPolicy),
+          ),
+        },
+        timeoutSeconds: values.tests.timeoutSeconds,
       });
     }
   }

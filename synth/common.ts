@@ -1,4 +1,4 @@
-/** Names, labels and defaults shared by every object of the bundle. */
+/** The bundle's name, version and defaults (names and labels per release: release.ts). */
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -6,16 +6,6 @@ export const APP_NAME = 'kube-device-plugins';
 
 /** The namespace the cdk8s app deploys into (the Helm chart uses the release namespace instead). */
 export const DEFAULT_NAMESPACE = 'kube-system';
-
-/** Labels every object carries; `component` is the plugin (or `monitoring`). */
-export function componentLabels(component: string): Record<string, string> {
-  return { 'app.kubernetes.io/name': APP_NAME, 'app.kubernetes.io/component': component };
-}
-
-/** `kube-device-plugins-<component>`: the name of a plugin's DaemonSet, NodeFeatureRule and policies. */
-export function objectName(component: string): string {
-  return `${APP_NAME}-${component}`;
-}
 
 /** The package version, read from the nearest package.json named kube-device-plugins (src and dist alike). */
 export function packageVersion(): string {

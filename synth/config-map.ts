@@ -1,6 +1,6 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { componentLabels } from './common';
+import { componentLabels } from './release';
 
 export interface ConfigFileProps {
   readonly name: string;
@@ -17,7 +17,11 @@ export class ConfigFile extends ApiObject {
     super(scope, id, {
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { name: props.name, namespace: props.namespace, labels: componentLabels(props.component) },
+      metadata: {
+        name: props.name,
+        namespace: props.namespace,
+        labels: componentLabels(scope, props.component),
+      },
       data: { [props.fileName]: props.content },
     });
   }

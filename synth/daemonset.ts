@@ -5,16 +5,10 @@
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import {
-  APP_NAME,
-  DEFAULT_NAMESPACE,
-  componentLabels,
-  objectName,
-  packageVersion,
-  withDefaults,
-} from './common';
+import { APP_NAME, DEFAULT_NAMESPACE, packageVersion, withDefaults } from './common';
 import { ConfigFile } from './config-map';
-import { Condition, when } from './helm/symbolic';
+import { Condition, mergeMaps, when } from './helm/symbolic';
+import { componentLabels, objectName, selectorLabels } from './release';
 import {
   Container,
   EnvVar,
@@ -49,9 +43,28 @@ export interface DevicePluginOptions {
   readonly tolerations?: Toleration[];
   /** Default: requests cpu 10m / memory 64Mi, limit memory 128Mi (no CPU limit: it would only add latency). */
   readonly resources?: ResourceRequirements;
+  /** Secrets to pull the image with. Default none. */
+  readonly imagePullSecrets?: Array<{ name: string }>;
+  readonly podAnnotations?: Record<string, string>;
+  /** Added to the pod labels (the chart's own labels win). */
+  readonly podLabels?: Record<string, string>;
+  /** Default none. */
+  readonly affinity?: Record<string, unknown>;
+  /** Default `system-node-critical`: a device plugin must not be evicted before the pods using its devices. */
+  readonly priorityClassName?: string;
+  /** Default `{ type: RollingUpdate }`. */
+  readonly updateStrategy?: Record<string, unknown>;
+  /**
+   * The kubelet's root directory on the host (k0s, microk8s and others move it); the device-plugin and
+   * pod-resources dirs are under it. Default `/var/lib/kubelet`.
+   */
+  readonly kubeletRootDir?: string;
 }
 
 export const DEFAULT_IMAGE_REPOSITORY = `ghcr.io/${APP_NAME}/${APP_NAME}`;
+
+/** Where the kubelet keeps its state; the plugins' flags default to the dirs under it, as mounted. */
+export const DEFAULT_KUBELET_ROOT_DIR = '/var/lib/kubelet';
 
 export const COMMON_DEFAULTS = {
   namespace: DEFAULT_NAMESPACE,
@@ -64,6 +77,13 @@ export const COMMON_DEFAULTS = {
     requests: { cpu: '10m', memory: '64Mi' },
     limits: { memory: '128Mi' },
   } as ResourceRequirements,
+  imagePullSecrets: [] as Array<{ name: string }>,
+  podAnnotations: {} as Record<string, string>,
+  podLabels: {} as Record<string, string>,
+  affinity: {} as Record<string, unknown>,
+  priorityClassName: 'system-node-critical',
+  updateStrategy: { type: 'RollingUpdate' } as Record<string, unknown>,
+  kubeletRootDir: DEFAULT_KUBELET_ROOT_DIR,
 };
 
 /** A host directory or file the plugin needs. */
@@ -78,6 +98,11 @@ export interface HostPathMount {
   readonly mountPath?: string;
   /** Mount only when this holds (e.g. a flag that turns the feature on). */
   readonly when?: Condition;
+  /**
+   * A kubelet directory: on the host it is this subdirectory of the kubelet root dir (which may move), in the
+   * container always `path`, so the plugins' default flags hold wherever the kubelet keeps its state.
+   */
+  readonly kubeletSubdir?: string;
 }
 
 /** The host paths the plugins share, each with the access it needs. */
@@ -85,7 +110,8 @@ export const HOST_PATHS = {
   /** The kubelet's device-plugin dir: our sockets go here, kubelet.sock is watched here. */
   devicePlugins: {
     name: 'device-plugins',
-    path: '/var/lib/kubelet/device-plugins',
+    path: `${DEFAULT_KUBELET_ROOT_DIR}/device-plugins`,
+    kubeletSubdir: 'device-plugins',
     type: 'Directory',
     readOnly: false,
   },
@@ -96,7 +122,8 @@ export const HOST_PATHS = {
   /** The kubelet PodResources socket (which device is in which pod). */
   podResources: {
     name: 'pod-resources',
-    path: '/var/lib/kubelet/pod-resources',
+    path: `${DEFAULT_KUBELET_ROOT_DIR}/pod-resources`,
+    kubeletSubdir: 'pod-resources',
     type: 'Directory',
     readOnly: true,
   },
@@ -174,8 +201,9 @@ export class DevicePluginDaemonSet extends Construct {
   constructor(scope: Construct, id: string, props: DevicePluginDaemonSetProps) {
     super(scope, id);
     const p = withDefaults(COMMON_DEFAULTS, props);
-    this.name = objectName(p.plugin);
-    const labels = componentLabels(p.plugin);
+    this.name = objectName(this, p.plugin);
+    const labels = componentLabels(this, p.plugin);
+    const onHost = (mount: HostPathMount) => hostPath(mount, p.kubeletRootDir);
 
     const container = (
       name: string,
@@ -220,7 +248,7 @@ export class DevicePluginDaemonSet extends Construct {
       ),
       ports: [{ name: 'http', containerPort: p.httpPort, protocol: 'TCP' }],
       volumeMounts: [
-        ...[HOST_PATHS.devicePlugins, ...p.hostPaths].flatMap(volumeMount),
+        ...[HOST_PATHS.devicePlugins, ...p.hostPaths].map(onHost).flatMap(volumeMount),
         ...(configMount ? [configMount] : []),
       ],
       livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, timeoutSeconds: 3 },
@@ -229,16 +257,18 @@ export class DevicePluginDaemonSet extends Construct {
     const initContainers = (p.initContainers ?? []).flatMap((init) =>
       when(init.when, {
         ...container(init.name, init.command, init.args, init.env),
-        volumeMounts: init.hostPaths.flatMap(volumeMount),
+        volumeMounts: init.hostPaths.map(onHost).flatMap(volumeMount),
       }),
     );
 
     const spec: PodSpec = {
       automountServiceAccountToken: false, // no plugin calls the API server
       enableServiceLinks: false,
-      priorityClassName: 'system-node-critical',
+      priorityClassName: p.priorityClassName,
+      imagePullSecrets: p.imagePullSecrets,
       ...(p.hostNetwork && { hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' }),
       nodeSelector: p.nodeSelector,
+      affinity: p.affinity,
       tolerations: p.tolerations,
       securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
       ...(initContainers.length > 0 && { initContainers }),
@@ -248,7 +278,9 @@ export class DevicePluginDaemonSet extends Construct {
           HOST_PATHS.devicePlugins,
           ...p.hostPaths,
           ...(p.initContainers ?? []).flatMap((init) => init.hostPaths),
-        ]).flatMap(hostPathVolume),
+        ])
+          .map(onHost)
+          .flatMap(hostPathVolume),
         ...(config ? [{ name: 'config', configMap: { name: config.configMapName } }] : []),
       ],
     };
@@ -258,12 +290,25 @@ export class DevicePluginDaemonSet extends Construct {
       kind: 'DaemonSet',
       metadata: { name: this.name, namespace: p.namespace, labels },
       spec: {
-        selector: { matchLabels: labels },
-        updateStrategy: { type: 'RollingUpdate' },
-        template: { metadata: { labels }, spec },
+        selector: { matchLabels: selectorLabels(this, p.plugin) },
+        updateStrategy: p.updateStrategy,
+        template: {
+          metadata: { labels: mergeMaps(p.podLabels, labels), annotations: p.podAnnotations },
+          spec,
+        },
       },
     });
   }
+}
+
+/** A kubelet dir's mount moved under the kubelet root dir on the host (same path in the container). */
+function hostPath(mount: HostPathMount, kubeletRootDir: string): HostPathMount {
+  if (!mount.kubeletSubdir) return mount;
+  return {
+    ...mount,
+    path: `${kubeletRootDir}/${mount.kubeletSubdir}`,
+    mountPath: mount.mountPath ?? mount.path,
+  };
 }
 
 function volumeMount(mount: HostPathMount): VolumeMount[] {

@@ -88,9 +88,11 @@ export interface PodSpec {
   automountServiceAccountToken: boolean;
   enableServiceLinks: boolean;
   priorityClassName: string;
+  imagePullSecrets: Array<{ name: string }>;
   hostNetwork?: boolean;
   dnsPolicy?: string;
   nodeSelector: Record<string, string>;
+  affinity: Record<string, unknown>;
   tolerations: Toleration[];
   securityContext: { seccompProfile: { type: 'RuntimeDefault' } };
   initContainers?: Container[];

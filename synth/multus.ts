@@ -4,8 +4,8 @@
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { componentLabels } from './common';
 import { defineCheck, defineDerivation, derive } from './helm/symbolic';
+import { componentLabels, releaseOf } from './release';
 
 export type IpvlanMode = 'l2' | 'l3' | 'l3s';
 
@@ -17,17 +17,22 @@ export interface CxiNic {
   readonly range: string;
 }
 
-/** Upstream's four NICs and ranges. */
-export const DEFAULT_CXI_NICS: CxiNic[] = [0, 1, 2, 3].map((n) => ({
+/**
+ * Upstream's four NICs and ranges: an example only, as ranges are site-specific (the chart creates no
+ * NetworkAttachmentDefinition unless `cxi.nics` lists NICs).
+ */
+export const EXAMPLE_CXI_NICS: CxiNic[] = [0, 1, 2, 3].map((n) => ({
   master: `hsn${n}`,
   mode: 'l2',
   range: `10.150.${10 + n}.1/28`,
 }));
 
-/** The NAD name for a NIC (upstream's naming). */
-export function cxiNetworkName(master: string): string {
-  return `${master}-ipvlan`;
+/** The NAD name for a NIC: upstream's `<master>-ipvlan`, after the release's name prefix (`fullname`). */
+export function cxiNetworkName(fullname: string, master: string): string {
+  return `${fullname}-${master}-ipvlan`.slice(0, 63).replace(/-+$/, '');
 }
+
+const NETWORK_NAME_TEMPLATE = 'printf "%s-%s-ipvlan" $.fullname .master | trunc 63 | trimSuffix "-"';
 
 /** The CNI config a NAD carries, as the JSON string `spec.config` holds. */
 export function ipvlanConfig(nic: CxiNic): string {
@@ -49,7 +54,7 @@ export function cxiNicsProblem(nics: readonly CxiNic[]): string | undefined {
   const masters = new Set<string>();
   for (const nic of nics) {
     if (masters.has(nic.master))
-      return `cxi.nics: master "${nic.master}" appears more than once; masters must be unique (each NIC gets one NetworkAttachmentDefinition, <master>-ipvlan)`;
+      return `cxi.nics: master "${nic.master}" appears more than once; masters must be unique (each NIC gets one NetworkAttachmentDefinition, <release>-<master>-ipvlan)`;
     masters.add(nic.master);
   }
   return undefined;
@@ -62,7 +67,7 @@ export const cxiNicsCheck = defineCheck(
   `{{- $masters := dict -}}
 {{- range .nics -}}
 {{- if hasKey $masters .master -}}
-{{- fail (printf "cxi.nics: master %q appears more than once; masters must be unique (each NIC gets one NetworkAttachmentDefinition, <master>-ipvlan)" .master) -}}
+{{- fail (printf "cxi.nics: master %q appears more than once; masters must be unique (each NIC gets one NetworkAttachmentDefinition, <release>-<master>-ipvlan)" .master) -}}
 {{- end -}}
 {{- $_ := set $masters .master true -}}
 {{- end -}}`,
@@ -71,9 +76,9 @@ export const cxiNicsCheck = defineCheck(
 /** The NAD name of one of `nics`, checked first (see {@link cxiNicsProblem}). */
 export const cxiCheckedNetworkName = defineDerivation({
   name: 'kdp.cxi.networkName',
-  compute: ({ nics, master }: { nics: readonly CxiNic[]; master: string }) =>
-    cxiNicsCheck.compute({ nics }) + cxiNetworkName(master),
-  template: '{{- include "kdp.cxi.checkNics" . -}}\n{{- printf "%s-ipvlan" .master -}}',
+  compute: ({ nics, fullname, master }: { nics: readonly CxiNic[]; fullname: string; master: string }) =>
+    cxiNicsCheck.compute({ nics }) + cxiNetworkName(fullname, master),
+  template: `{{- include "kdp.cxi.checkNics" . -}}\n{{- ${NETWORK_NAME_TEMPLATE} -}}`,
 });
 
 export interface CxiNetworkAttachmentProps {
@@ -88,15 +93,16 @@ export interface CxiNetworkAttachmentProps {
 
 export class CxiNetworkAttachment extends ApiObject {
   constructor(scope: Construct, id: string, props: CxiNetworkAttachmentProps) {
+    const { fullname } = releaseOf(scope);
     super(scope, id, {
       apiVersion: 'k8s.cni.cncf.io/v1',
       kind: 'NetworkAttachmentDefinition',
       metadata: {
         name: props.allNics
-          ? derive(cxiCheckedNetworkName, { nics: props.allNics, master: props.nic.master })
-          : cxiNetworkName(props.nic.master),
+          ? derive(cxiCheckedNetworkName, { nics: props.allNics, fullname, master: props.nic.master })
+          : cxiNetworkName(fullname, props.nic.master),
         namespace: props.namespace,
-        labels: componentLabels('cxi'),
+        labels: componentLabels(scope, 'cxi'),
       },
       spec: { config: ipvlanConfig(props.nic) },
     });
@@ -110,20 +116,28 @@ export class CxiNetworkAttachment extends ApiObject {
  */
 export const cxiNetworksAnnotation = defineDerivation({
   name: 'kdp.cxi.networksAnnotation',
-  compute: ({ nics, namespace }: { nics: readonly CxiNic[]; namespace: string }) =>
+  compute: ({
+    nics,
+    fullname,
+    namespace,
+  }: {
+    nics: readonly CxiNic[];
+    fullname: string;
+    namespace: string;
+  }) =>
     cxiNicsCheck.compute({ nics }) +
     JSON.stringify(
-      nics.map((nic) => ({ interface: nic.master, name: cxiNetworkName(nic.master), namespace })),
+      nics.map((nic) => ({ interface: nic.master, name: cxiNetworkName(fullname, nic.master), namespace })),
     ),
   template: `{{- include "kdp.cxi.checkNics" . -}}
 {{- $networks := list -}}
 {{- range .nics -}}
-{{- $networks = append $networks (dict "interface" .master "name" (printf "%s-ipvlan" .master) "namespace" $.namespace) -}}
+{{- $networks = append $networks (dict "interface" .master "name" (${NETWORK_NAME_TEMPLATE}) "namespace" $.namespace) -}}
 {{- end -}}
 {{- toJson $networks -}}`,
 });
 
 /** The networks annotation for these NICs' NADs in `namespace` (for charts composed in code). */
-export function cxiNetworks(nics: readonly CxiNic[], namespace: string): string {
-  return cxiNetworksAnnotation.compute({ nics, namespace });
+export function cxiNetworks(scope: Construct, nics: readonly CxiNic[], namespace: string): string {
+  return cxiNetworksAnnotation.compute({ nics, fullname: releaseOf(scope).fullname, namespace });
 }

@@ -28,7 +28,20 @@ export interface JsonSchema {
  * (nodeSelector, labels) and lists are taken whole.
  */
 export function hasFixedKeys(schema: JsonSchema): boolean {
-  return schema.type === 'object' && schema.properties !== undefined && schema.additionalProperties === false;
+  return (
+    schema.type === 'object' &&
+    schema.properties !== undefined &&
+    schema.additionalProperties === false &&
+    !TAKEN_WHOLE.has(schema)
+  );
+}
+
+/** Objects with fixed keys that are still passed on whole (affinity, updateStrategy: API objects). */
+const TAKEN_WHOLE = new WeakSet<JsonSchema>();
+
+function takenWhole(schema: JsonSchema): JsonSchema {
+  TAKEN_WHOLE.add(schema);
+  return schema;
 }
 
 const str = (description: string, pattern?: string): JsonSchema => ({
@@ -107,6 +120,114 @@ const stringMap = (description: string): JsonSchema => ({
   additionalProperties: { type: 'string' },
 });
 
+/** Label values: at most 63 characters, alphanumeric at both ends, `-_.` between (or empty). */
+const labelMap = (description: string): JsonSchema => ({
+  description,
+  type: 'object',
+  additionalProperties: {
+    type: 'string',
+    maxLength: 63,
+    pattern: '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$',
+  },
+});
+
+/** A DNS-1123 label, or empty. */
+const optionalDnsLabel = (description: string): JsonSchema => ({
+  ...str(description, '^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$'),
+  maxLength: 63,
+});
+
+const tolerations = (description: string): JsonSchema => ({
+  description,
+  type: 'array',
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      key: { type: 'string' },
+      operator: { enum: ['Exists', 'Equal'] },
+      value: { type: 'string' },
+      effect: { enum: ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] },
+      tolerationSeconds: { type: 'integer' },
+    },
+    // The API server refuses a value with `Exists` (it matches any value).
+    if: { required: ['operator'], properties: { operator: { const: 'Exists' } } },
+    then: { properties: { value: { const: '' } } },
+  },
+});
+
+/** Pod affinity as the API takes it; only the top-level keys are checked here (the API server checks the rest). */
+const affinity = (description: string): JsonSchema =>
+  takenWhole({
+    description,
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      nodeAffinity: { type: 'object' },
+      podAffinity: { type: 'object' },
+      podAntiAffinity: { type: 'object' },
+    },
+  });
+
+const updateStrategy = (description: string): JsonSchema =>
+  takenWhole({
+    description,
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      type: { enum: ['RollingUpdate', 'OnDelete'] },
+      rollingUpdate: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          maxUnavailable: { type: ['integer', 'string'], pattern: '^[0-9]+%?$', minimum: 0 },
+          maxSurge: { type: ['integer', 'string'], pattern: '^[0-9]+%?$', minimum: 0 },
+        },
+      },
+    },
+  });
+
+/** A PriorityClass name (DNS subdomain), or empty. */
+const priorityClassName = (description: string): JsonSchema => ({
+  ...str(description, '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$'),
+  maxLength: 253,
+});
+
+/** The pod settings given globally and per plugin. */
+function podSettings(scope: 'global' | 'plugin'): Record<string, JsonSchema> {
+  const plugin = scope === 'plugin';
+  return {
+    podAnnotations: {
+      ...stringMap(
+        plugin ? 'Pod annotations, over the global podAnnotations.' : 'Annotations of every plugin pod.',
+      ),
+    },
+    podLabels: labelMap(
+      plugin
+        ? "Pod labels, over the global podLabels (the chart's own labels win)."
+        : "Labels of every plugin pod (the chart's own labels win).",
+    ),
+    affinity: affinity(plugin ? 'Pod affinity; {} = the global affinity.' : 'Affinity of every plugin pod.'),
+    ...(plugin
+      ? {}
+      : {
+          tolerations: tolerations(
+            "Tolerations added to every plugin's own (plugins tolerate every taint by default).",
+          ),
+        }),
+    priorityClassName: priorityClassName(
+      plugin
+        ? 'PriorityClass of the pods; "" = the global priorityClassName.'
+        : 'PriorityClass of every plugin pod: system-node-critical, so a plugin is not evicted before the pods using its devices ("" = none).',
+    ),
+    updateStrategy: updateStrategy(
+      plugin
+        ? 'DaemonSet update strategy; {} = the global updateStrategy.'
+        : 'DaemonSet update strategy of every plugin.',
+    ),
+  };
+}
+
 const quantities: JsonSchema = {
   type: 'object',
   additionalProperties: { type: ['string', 'number'], pattern: PATTERNS.quantity },
@@ -128,25 +249,10 @@ function plugin(
       65535,
     ),
     nodeSelector: stringMap(`Nodes the ${name} DaemonSet runs on. The default is the label ${labelSource}.`),
-    tolerations: {
-      description:
-        'Tolerations of the DaemonSet pods (default: every taint, as node agents do). With operator Exists, value is empty.',
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          key: { type: 'string' },
-          operator: { enum: ['Exists', 'Equal'] },
-          value: { type: 'string' },
-          effect: { enum: ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] },
-          tolerationSeconds: { type: 'integer' },
-        },
-        // The API server refuses a value with `Exists` (it matches any value).
-        if: { required: ['operator'], properties: { operator: { const: 'Exists' } } },
-        then: { properties: { value: { const: '' } } },
-      },
-    },
+    tolerations: tolerations(
+      'Tolerations of the DaemonSet pods (default: every taint, as node agents do), plus the global ones. With operator Exists, value is empty.',
+    ),
+    ...podSettings('plugin'),
     resources: {
       description:
         'Container resources. Defaults from BENCHMARKS.md: a plugin uses ~54 MB idle and ~70 MB after 10,000 allocations (request 64Mi, limit 128Mi); no CPU limit, as throttling only delays a kubelet call.',
@@ -169,12 +275,23 @@ export const VALUES_SCHEMA: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   required: [
+    'nameOverride',
+    'fullnameOverride',
     'image',
+    'imagePullSecrets',
+    'kubeletRootDir',
+    'podAnnotations',
+    'podLabels',
+    'affinity',
+    'tolerations',
+    'priorityClassName',
+    'updateStrategy',
     'logLevel',
     'logFormat',
     'nfd',
     'policies',
     'podMonitor',
+    'tests',
     'tdx',
     'kvm',
     'devnode',
@@ -187,11 +304,36 @@ export const VALUES_SCHEMA: JsonSchema = {
       description: 'Values an umbrella chart shares with its subcharts (unused here).',
       type: 'object',
     },
+    nameOverride: optionalDnsLabel(
+      'Replaces the chart name in object names and the app.kubernetes.io/name label ("" = kube-device-plugins).',
+    ),
+    fullnameOverride: optionalDnsLabel(
+      'Replaces the name prefix of every object ("" = the release name, plus the chart name unless the release name holds it).',
+    ),
     image: section('The one image every plugin runs.', {
       repository: str('Image repository.', '^[a-z0-9][a-z0-9._/:-]*$'),
-      tag: str('Image tag (default: the chart appVersion).', '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'),
+      tag: str('Image tag ("" = the chart appVersion).', '^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$'),
+      digest: str(
+        'Image digest, e.g. sha256:<64 hex digits>; when set it is used instead of the tag.',
+        '^(sha256:[a-f0-9]{64})?$',
+      ),
       pullPolicy: oneOf('Image pull policy.', ['IfNotPresent', 'Always', 'Never']),
     }),
+    imagePullSecrets: {
+      description: 'Secrets (in the release namespace) to pull the image with, e.g. [{name: regcred}].',
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: { name: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', maxLength: 253 } },
+      },
+    },
+    kubeletRootDir: str(
+      "The kubelet's root directory on the nodes (k0s: /var/lib/k0s/kubelet, microk8s: /var/snap/microk8s/common/var/lib/kubelet); the device-plugins and pod-resources dirs are under it.",
+      PATTERNS.absolutePath,
+    ),
+    ...podSettings('global'),
     logLevel: oneOf('Log level of every plugin (--log-level).', ['debug', 'info', 'warn', 'error']),
     logFormat: oneOf('Log format of every plugin (--log-format).', ['json', 'text']),
     nfd: section('Node Feature Discovery rules that label the nodes each plugin selects.', {
@@ -208,6 +350,16 @@ export const VALUES_SCHEMA: JsonSchema = {
       enabled: bool('Create it (only when the cluster serves monitoring.coreos.com/v1 PodMonitor).'),
       interval: { ...str('Scrape interval, e.g. 30s or 1m30s.', PATTERNS.prometheusDuration), minLength: 2 },
       labels: stringMap('Labels of the PodMonitor (add the ones your Prometheus selects).'),
+    }),
+    tests: section('`helm test`: a pod that checks the release on the live cluster (see docs/deploy.md).', {
+      enabled: bool(
+        'Install the test pod hook and its RBAC (a ServiceAccount that may read DaemonSets and nodes, and create pods as a dry run only).',
+      ),
+      timeoutSeconds: int(
+        'How long the test waits for plugin pods to be ready and resources allocatable.',
+        0,
+        3600,
+      ),
     }),
     tdx: plugin('TDX guest', 'Intel TDX guest device (/dev/tdx_guest) and the CCNP socket dir.', {
       resourceName: resourceName('Resource name (--resource-name).'),
@@ -288,17 +440,14 @@ export const VALUES_SCHEMA: JsonSchema = {
       cxiRoot: str('Host directory of libcxi (--cxi-root).', PATTERNS.absolutePath),
       nics: {
         description:
-          'One Multus NetworkAttachmentDefinition (ipvlan + Whereabouts) per NIC; [] = no pod networking.',
+          'One Multus NetworkAttachmentDefinition (ipvlan + Whereabouts, named <release>-<master>-ipvlan) per NIC, and the policy that attaches CXI pods to them; [] (the default) = none. IP ranges are site-specific; upstream uses e.g. [{master: hsn0, mode: l2, range: 10.150.10.1/28}, {master: hsn1, mode: l2, range: 10.150.11.1/28}].',
         type: 'array',
         items: {
           type: 'object',
           additionalProperties: false,
           required: ['master', 'mode', 'range'],
           properties: {
-            master: str(
-              'Host interface, e.g. hsn0 (the NAD is named <master>-ipvlan).',
-              PATTERNS.interfaceName,
-            ),
+            master: str('Host interface, e.g. hsn0.', PATTERNS.interfaceName),
             mode: oneOf('ipvlan mode.', ['l2', 'l3', 'l3s']),
             range: str('Whereabouts IP range in CIDR notation.', PATTERNS.cidr),
           },
@@ -318,10 +467,11 @@ export const VALUES_SCHEMA: JsonSchema = {
           // Helm checks it compiles (Go regexp): an unbalanced one would make the plugin exit at start-up.
           format: 'regex',
         },
-        cdiMode: oneOf('netdevices (CDI netDevices, runtime moves the link) or hooks (our OCI hook does).', [
-          'netdevices',
-          'hooks',
-        ]),
+        cdiMode: oneOf(
+          'hooks (our OCI hook moves the link in and back; any runtime that runs CDI hooks) or netdevices ' +
+            '(CDI netDevices; the runtime moves it in: runc >= 1.4 or crun >= 1.22 under a CDI 1.1 engine).',
+          ['netdevices', 'hooks'],
+        ),
         hookDir: str(
           'Host directory the init container installs the OCI hook into (--hook-dir).',
           PATTERNS.absolutePath,

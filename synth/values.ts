@@ -3,23 +3,38 @@
  * `values.schema.json` from `values-schema.ts`; the cdk8s app takes the same object.
  */
 import { CexConfigSet } from './cex-config';
-import { COMMON_DEFAULTS, DEFAULT_IMAGE_REPOSITORY, LogFormat, LogLevel, PullPolicy } from './daemonset';
+import {
+  COMMON_DEFAULTS,
+  DEFAULT_IMAGE_REPOSITORY,
+  DEFAULT_KUBELET_ROOT_DIR,
+  LogFormat,
+  LogLevel,
+  PullPolicy,
+} from './daemonset';
 import { ResourceRequirements, Toleration } from './k8s-types';
-import { CxiNic, DEFAULT_CXI_NICS } from './multus';
+import { CxiNic } from './multus';
 import { CEX_DEFAULTS } from './plugins/cex';
 import { CXI_DEFAULTS } from './plugins/cxi';
 import { DEVNODE_DEFAULTS, DevnodeConfig } from './plugins/devnode';
 import { KVM_DEFAULTS } from './plugins/kvm';
 import { NETDEVICE_DEFAULTS, NetdeviceCdiMode } from './plugins/netdevice';
 import { TDX_DEFAULTS } from './plugins/tdx';
-import { componentLabels, packageVersion } from './common';
+
+/** Pod settings given for all plugins and again per plugin (the plugin's own win, see chart.ts). */
+export interface PodValues {
+  podAnnotations: Record<string, string>;
+  podLabels: Record<string, string>;
+  affinity: Record<string, unknown>;
+  tolerations: Toleration[];
+  priorityClassName: string;
+  updateStrategy: Record<string, unknown>;
+}
 
 /** What every plugin section has. */
-export interface PluginValues {
+export interface PluginValues extends PodValues {
   enabled: boolean;
   httpPort: number;
   nodeSelector: Record<string, string>;
-  tolerations: Toleration[];
   resources: ResourceRequirements;
 }
 
@@ -72,13 +87,18 @@ export interface CexValues extends PluginValues {
   shadowSysfsDir: string;
 }
 
-export interface ChartValues {
-  image: { repository: string; tag: string; pullPolicy: PullPolicy };
+export interface ChartValues extends PodValues {
+  nameOverride: string;
+  fullnameOverride: string;
+  image: { repository: string; tag: string; digest: string; pullPolicy: PullPolicy };
+  imagePullSecrets: Array<{ name: string }>;
+  kubeletRootDir: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
   nfd: { enabled: boolean };
   policies: { enabled: boolean };
   podMonitor: { enabled: boolean; interval: string; labels: Record<string, string> };
+  tests: { enabled: boolean; timeoutSeconds: number };
   tdx: TdxValues;
   kvm: KvmValues;
   devnode: DevnodeValues;
@@ -97,25 +117,44 @@ function pluginValues<D extends { httpPort: number; nodeSelector: Record<string,
     ...defaults,
     tolerations: COMMON_DEFAULTS.tolerations,
     resources: COMMON_DEFAULTS.resources,
+    // Empty: the global value applies.
+    podAnnotations: {},
+    podLabels: {},
+    affinity: {},
+    priorityClassName: '',
+    updateStrategy: {},
   };
 }
 
 export function defaultValues(): ChartValues {
   return structuredClone({
+    nameOverride: '',
+    fullnameOverride: '',
     image: {
       repository: DEFAULT_IMAGE_REPOSITORY,
-      tag: packageVersion(),
+      tag: '',
+      digest: '',
       pullPolicy: COMMON_DEFAULTS.imagePullPolicy,
     },
+    imagePullSecrets: [],
+    kubeletRootDir: DEFAULT_KUBELET_ROOT_DIR,
+    podAnnotations: {},
+    podLabels: {},
+    affinity: {},
+    // On top of each plugin's own (which tolerate every taint by default).
+    tolerations: [],
+    priorityClassName: COMMON_DEFAULTS.priorityClassName,
+    updateStrategy: COMMON_DEFAULTS.updateStrategy,
     logLevel: COMMON_DEFAULTS.logLevel,
     logFormat: COMMON_DEFAULTS.logFormat,
     nfd: { enabled: true },
     policies: { enabled: true },
-    podMonitor: { enabled: false, interval: '30s', labels: componentLabels('monitoring') },
+    podMonitor: { enabled: false, interval: '30s', labels: {} },
+    tests: { enabled: true, timeoutSeconds: 120 },
     tdx: pluginValues(TDX_DEFAULTS),
     kvm: pluginValues(KVM_DEFAULTS),
     devnode: pluginValues(DEVNODE_DEFAULTS),
-    cxi: pluginValues({ ...CXI_DEFAULTS, nics: DEFAULT_CXI_NICS }),
+    cxi: pluginValues({ ...CXI_DEFAULTS, nics: [] as CxiNic[] }),
     netdevice: pluginValues({ ...NETDEVICE_DEFAULTS, nfdRule: false }),
     cex: pluginValues(CEX_DEFAULTS),
   });

@@ -6,12 +6,11 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as http from 'http';
-import * as net from 'net';
 import { KubeletSimulator } from '../../simulator/kubelet';
 import { NODE_RUNTIME_FLAGS } from '../../plugins/cli/node-flags';
 import { mb, ms, percentile, type BenchRow, type BenchScenario } from '../scenario';
 import { RESOURCE } from '../fake-plugin';
+import { allocateLoop, freePort, httpGet, now, rssBytes } from '../plugin-process';
 
 interface Rig {
   metricsPort: number;
@@ -22,35 +21,9 @@ interface Rig {
   close(): Promise<void>;
 }
 
-function now(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
-}
-
-function rssBytes(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
-
-/** A free TCP port on loopback for the plugin's /metrics. */
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 /** Allocate handler latency as the plugin itself measured it (its histogram), between two scrapes. */
 async function scrape(port: number): Promise<Map<number, number>> {
-  const body = await new Promise<string>((resolve, reject) =>
-    http
-      .get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve(text));
-      })
-      .on('error', reject),
-  );
+  const body = await httpGet(port, '/metrics');
   const buckets = new Map<number, number>();
   for (const m of body.matchAll(
     /kdp_allocate_duration_seconds_bucket\{le="([^"]+)",resource="[^"]+"\} (\d+)/g,
@@ -183,20 +156,8 @@ async function propagation(r: Rig): Promise<BenchRow[]> {
   ];
 }
 
-async function allocateLatency(r: Rig, concurrency: number, total: number): Promise<number[]> {
-  const ids = r.kubelet.resource(RESOURCE)!.devices.map((d) => d.id);
-  const samples: number[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < total) {
-      const id = ids[next++ % ids.length];
-      const t0 = now();
-      await r.kubelet.allocate(RESOURCE, [[id]]);
-      samples.push(now() - t0);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return samples;
+function allocateLatency(r: Rig, concurrency: number, total: number): Promise<number[]> {
+  return allocateLoop(r.kubelet, RESOURCE, concurrency, total);
 }
 
 /**

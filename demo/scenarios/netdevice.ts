@@ -29,6 +29,8 @@ export const scenario: DemoScenario = {
           `--pod-resources-socket=${ctx.podResourcesSocket}`,
           `--cdi-dir=${cdiDir}`,
           `--interfaces=^${veth.host}$`,
+          // The default hooks mode names the hook program; on a node the init container installs it.
+          `--hook-dir=${path.join(ctx.repoRoot, 'plugins', 'netdevice', 'hooks')}`,
           '--log-level=warn',
         ],
         { env: {} },

@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
+  readConfigFile,
   PodResourcesClient,
   watchDirs,
   type Logger,
@@ -205,7 +206,7 @@ export class CexPlugin {
     const file = this.settings.configFile;
     let text: string;
     try {
-      text = fs.readFileSync(file, 'utf8');
+      text = readConfigFile(file);
     } catch (err) {
       throw new UsageError(
         `cannot read the crypto configuration ${file} (CCS_JSON_FILE): ${(err as Error).message}`,
@@ -227,7 +228,7 @@ export class CexPlugin {
     const node = { node: this.settings.nodeName };
     let text: string;
     try {
-      text = fs.readFileSync(file, 'utf8');
+      text = readConfigFile(file);
     } catch (err) {
       const marker = `\0unreadable ${(err as NodeJS.ErrnoException).code}`;
       if (marker !== this.lastSeen) {

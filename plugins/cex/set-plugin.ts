@@ -5,6 +5,8 @@
 import * as grpc from '@grpc/grpc-js';
 import {
   AllocationError,
+  echoIds,
+  echoValue,
   publishOnChange,
   sharedDevices,
   type ContainerAllocation,
@@ -154,13 +156,13 @@ export class CexSetPlugin implements ResourcePlugin {
     if (ids.length !== 1)
       throw new AllocationError(
         `${this.resourceName}: a container can use one CEX device only (it gets a single /dev/z90crypt), ` +
-          `but ${ids.length} were requested: ${ids.join(', ')}`,
+          `but ${ids.length} were requested: ${echoIds(ids)}`,
         grpc.status.INVALID_ARGUMENT,
       );
     const ref = parseDeviceId(ids[0]);
     if (!ref)
       throw new AllocationError(
-        `${this.resourceName}: malformed device ID "${ids[0]}"`,
+        `${this.resourceName}: malformed device ID ${echoValue(ids[0])}`,
         grpc.status.INVALID_ARGUMENT,
       );
     try {

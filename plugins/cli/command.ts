@@ -9,6 +9,8 @@ import {
   DEFAULT_POD_RESOURCES_SOCKET,
   DEFAULT_CDI_DIR,
   FrameworkMetrics,
+  parseListenAddress,
+  routeGrpcLogs,
   LOG_LEVELS,
   PluginManager,
   startHttpServer,
@@ -138,11 +140,19 @@ export async function startPlugin(
   const parsed = parseFlags([...command.flags, ...COMMON_FLAGS], argv, env);
   if (parsed.positionals.length) throw new UsageError(`unexpected argument ${parsed.positionals[0]}`);
   const common = parsed.values as unknown as CommonOptions;
+  if (common.httpAddr) {
+    try {
+      parseListenAddress(common.httpAddr);
+    } catch (err) {
+      throw new UsageError(`invalid value for --http-addr: ${(err as Error).message}`);
+    }
+  }
   const log = createLogger({
     level: common.logLevel,
     format: common.logFormat,
     write: options.logWrite,
   }).with({ plugin: command.name });
+  routeGrpcLogs(log);
   const metrics = new FrameworkMetrics({ processMetrics: true });
   const manager = new PluginManager({
     devicePluginDir: common.devicePluginDir,

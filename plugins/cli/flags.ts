@@ -58,14 +58,15 @@ function convert(spec: FlagSpec, raw: string, source: string): FlagValue {
       if (spec.max !== undefined && n > spec.max) return fail(`${n} is above the maximum ${spec.max}`);
       return n;
     }
-    case 'duration':
+    case 'duration': {
+      let ms: number;
       try {
-        const ms = parseDuration(raw);
-        if (ms <= 0) return fail(`"${raw}" must be positive`);
-        return ms;
+        ms = parseDuration(raw);
       } catch (err) {
         return fail((err as Error).message);
       }
+      return ms > 0 ? ms : fail(`"${raw}" must be positive`);
+    }
     case 'enum':
       if (!spec.choices?.includes(raw)) return fail(`"${raw}" is not one of ${spec.choices?.join(', ')}`);
       return raw;

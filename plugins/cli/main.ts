@@ -2,6 +2,8 @@
  * `kube-device-plugins <plugin> [flags]`. Each plugin family lives in plugins/<name>/ and exports its
  * PluginCommand as `command` from plugins/<name>/command.ts.
  */
+// First, before the heavy modules below load: a SIGTERM during start-up must exit 0 (see the module).
+import './early-signals';
 import * as path from 'path';
 import * as fs from 'fs';
 import { runCommand, type PluginCommand } from './command';

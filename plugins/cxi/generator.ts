@@ -7,7 +7,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { cdiSpecErrors, readCdiSpec, writeCdiSpec, type CdiSpec, type Logger } from '../framework';
+import {
+  cdiSpecErrors,
+  readCdiSpec,
+  readConfigFile,
+  writeCdiSpec,
+  type CdiSpec,
+  type Logger,
+} from '../framework';
 import { buildCxiSpec, CXI_CDI_FILE, existingSpecErrors, nicChanges, specEnv } from './cdi-spec';
 import { isCharDevice, xpmemHostPath } from './devfs';
 import { cxiLibraries, ldLibraryPath } from './libraries';
@@ -51,7 +58,7 @@ const ENV_ENTRY = /^[A-Za-z_][A-Za-z0-9_]*=/;
 export function readEnvVarsFile(file: string): string[] {
   let doc: unknown;
   try {
-    doc = yaml.load(fs.readFileSync(file, 'utf8'));
+    doc = yaml.load(readConfigFile(file));
   } catch (err) {
     throw new GeneratorError(`cannot read env-vars file ${file}: ${(err as Error).message}`);
   }

@@ -3,7 +3,7 @@
  * (`"0"`, `"10"`); with k virtual devices per NIC (so k pods can share it) the IDs are `N-0 … N-(k-1)`.
  * An ID therefore names its physical NIC by itself, stable across restarts and rescans.
  */
-import { AllocationError, GrpcStatus, sharedDevices, type Device, type Health } from '../framework';
+import { AllocationError, echoIds, GrpcStatus, sharedDevices, type Device, type Health } from '../framework';
 
 const NUMBER = '(0|[1-9][0-9]*)';
 const SINGLE_ID = new RegExp(`^${NUMBER}$`);
@@ -41,13 +41,10 @@ export function nicsOfIds(ids: string[], virtualDevices: number): number[] {
   const malformed: string[] = [];
   for (const id of ids) {
     const nic = nicOfId(id, virtualDevices);
-    if (nic === undefined) malformed.push(JSON.stringify(id));
+    if (nic === undefined) malformed.push(id);
     else nics.add(nic);
   }
   if (malformed.length)
-    throw new AllocationError(
-      `malformed CXI device IDs: ${malformed.join(', ')}`,
-      GrpcStatus.INVALID_ARGUMENT,
-    );
+    throw new AllocationError(`malformed CXI device IDs: ${echoIds(malformed)}`, GrpcStatus.INVALID_ARGUMENT);
   return [...nics].sort((a, b) => a - b);
 }

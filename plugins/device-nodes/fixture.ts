@@ -117,3 +117,17 @@ export async function startOnFixture(
   );
   return { tree, running };
 }
+
+/**
+ * `node dist/plugins/device-nodes/fixture.js <family> <root>`: build fixtures/<family>/tree.yaml under
+ * `<root>` (for running a plugin by hand, README) and print the roots to point it at. Needs root (mknod).
+ */
+if (require.main === module) {
+  const [family, root] = process.argv.slice(2);
+  if (!family || !root) {
+    process.stderr.write('usage: fixture.js <tdx|kvm|devnode> <root dir>\n');
+    process.exit(2);
+  }
+  const tree = buildFixture(family, root);
+  process.stdout.write(`--devfs-root=${tree.devfsRoot} --sysfs-root=${tree.sysfsRoot}\n`);
+}

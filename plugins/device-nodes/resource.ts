@@ -13,19 +13,19 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   AllocationError,
+  listIds,
+  echoValue,
   buildCdiSpec,
-  cdiSpecFileName,
+  CdiSpecKeeper,
   GrpcStatus,
   isValidCdiDeviceName,
   mergeAllocations,
   probeDeviceNode,
   publishOnChange,
   qualifiedCdiName,
-  removeCdiSpec,
   sharedDevices,
   UNHEALTHY,
   watchDirs,
-  writeCdiSpec,
   type CdiSpec,
   type ContainerAllocation,
   type Device,
@@ -114,7 +114,7 @@ export class DeviceNodeResource implements ResourcePlugin {
   private publish?: (devices: Device[]) => boolean;
   private watch?: Watch;
   private watchKey = '';
-  private cdiWritten?: string;
+  private readonly cdiKeeper?: CdiSpecKeeper;
   private readonly rejectedKeys = new Set<string>();
   /** Nodes (by path below the devfs root) whose note has been logged. */
   private readonly notedNodes = new Set<string>();
@@ -126,6 +126,14 @@ export class DeviceNodeResource implements ResourcePlugin {
   ) {
     this.resourceName = options.resourceName;
     this.log = options.log;
+    if (options.cdi)
+      this.cdiKeeper = new CdiSpecKeeper({ ...options.cdi, log: options.log, pollMs: options.rescanMs });
+  }
+
+  /** Why allocations are refused right now (the CDI spec cannot be written), for /readyz. */
+  unreadyReason(): string | undefined {
+    const problem = this.cdiKeeper?.problem();
+    return problem && `CDI spec ${this.cdiKeeper?.file} cannot be written: ${problem}`;
   }
 
   /** First scan (CDI problems are fatal here, logged later), then watch. */
@@ -137,6 +145,7 @@ export class DeviceNodeResource implements ResourcePlugin {
 
   stop(): void {
     this.started = false;
+    this.cdiKeeper?.close();
     this.watch?.close();
     this.watch = undefined;
     this.watchKey = '';
@@ -291,7 +300,7 @@ export class DeviceNodeResource implements ResourcePlugin {
     const gone = keys.filter((key) => this.nodes.get(key)?.health !== 'Healthy');
     if (gone.length)
       throw new AllocationError(
-        `device node(s) ${gone.join(', ')} of ${this.resourceName} became unusable; retry`,
+        `device node(s) ${listIds(gone)} of ${this.resourceName} became unusable; retry`,
         GrpcStatus.FAILED_PRECONDITION,
       );
     const nodes = keys.map((key) => this.allocatedNode(key));
@@ -305,7 +314,7 @@ export class DeviceNodeResource implements ResourcePlugin {
       })),
     };
     if (this.options.cdi) {
-      this.ensureCdiFile();
+      this.cdiKeeper?.assertWritten();
       base.cdiDevices = keys.map((key) => qualifiedCdiName((this.options.cdi as { kind: string }).kind, key));
     }
     return mergeAllocations(base, this.set.extras?.(nodes) ?? {});
@@ -324,7 +333,7 @@ export class DeviceNodeResource implements ResourcePlugin {
       if (probe.health === 'Healthy') continue;
       const ids = deviceIds.filter((id) => this.idToKey.get(id) === node.key);
       problems.push(
-        `device ${[...new Set(ids)].join(', ')}: ${node.hostPath} ${probe.reason ?? 'is unusable'}`,
+        `device ${listIds([...new Set(ids)])}: ${node.hostPath} ${probe.reason ?? 'is unusable'}`,
       );
     }
     if (!problems.length) return;
@@ -340,7 +349,7 @@ export class DeviceNodeResource implements ResourcePlugin {
     const key = this.idToKey.get(id);
     if (key === undefined)
       throw new AllocationError(
-        `unknown device ID ${JSON.stringify(id)} for ${this.resourceName}`,
+        `unknown device ID ${echoValue(id)} for ${this.resourceName}`,
         GrpcStatus.INVALID_ARGUMENT,
       );
     return key;
@@ -366,36 +375,17 @@ export class DeviceNodeResource implements ResourcePlugin {
     });
   }
 
+  /**
+   * Hand the current spec to the keeper, which writes it and keeps it written (retrying a full or
+   * read-only dir, rewriting a deleted file). Only an invalid spec throws; at start that is fatal.
+   */
   private syncCdi(strict: boolean): void {
-    const cdi = this.options.cdi;
-    if (!cdi) return;
-    const spec = this.cdiSpec();
-    const text = JSON.stringify(spec);
-    if (text === this.cdiWritten) return;
     try {
-      if (spec) {
-        const file = writeCdiSpec(cdi.dir, spec);
-        this.log.info('CDI spec written', { file, devices: spec.devices.length });
-      } else {
-        removeCdiSpec(cdi.dir, cdi.kind);
-      }
-      this.cdiWritten = text;
+      this.cdiKeeper?.set(this.cdiSpec());
     } catch (err) {
       if (strict) throw err;
-      this.log.error('cannot write the CDI spec; allocations may not resolve', {
-        dir: cdi.dir,
-        error: err as Error,
-      });
+      this.log.error('the CDI spec is invalid; not written', { error: err as Error });
     }
-  }
-
-  /** Re-write the spec when something removed it (e.g. a cleaned /var/run/cdi) before naming it. */
-  private ensureCdiFile(): void {
-    const cdi = this.options.cdi as { dir: string; kind: string };
-    if (fs.existsSync(path.join(cdi.dir, cdiSpecFileName(cdi.kind)))) return;
-    this.log.warn('CDI spec file was missing; writing it again', { dir: cdi.dir });
-    this.cdiWritten = undefined;
-    this.syncCdi(false);
   }
 }
 

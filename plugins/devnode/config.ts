@@ -10,10 +10,9 @@
  *
  * Every problem is reported at once, with where it is, so one edit fixes a broken ConfigMap.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { resourceNameErrors } from '../framework';
+import { MAX_RESOURCES_PER_PROCESS, readConfigFile, resourceNameErrors } from '../framework';
 import { compileGlob, MAX_SHARED_COUNT } from '../device-nodes';
 
 export interface DevnodeResourceSpec {
@@ -45,7 +44,7 @@ export function renderContainerPath(template: string, rel: string): string {
 export function loadConfig(file: string): DevnodeConfig {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readConfigFile(file);
   } catch (err) {
     throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`);
   }
@@ -74,6 +73,13 @@ function validateDocument(doc: unknown, errors: string[]): DevnodeResourceSpec[]
   for (const key of Object.keys(doc)) if (key !== 'resources') errors.push(`unknown top-level key "${key}"`);
   if (!Array.isArray(doc.resources) || doc.resources.length === 0) {
     errors.push('"resources" must be a non-empty list');
+    return [];
+  }
+  if (doc.resources.length > MAX_RESOURCES_PER_PROCESS) {
+    errors.push(
+      `"resources" names ${doc.resources.length} resources, more than the ${MAX_RESOURCES_PER_PROCESS} one ` +
+        'process serves (each is a socket, a kubelet stream and watches); split them over several configs',
+    );
     return [];
   }
   const specs = doc.resources.map((item, i) => validateResource(item, `resources[${i}]`, errors));

@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULT_RESCAN_MS, type DeviceNodeResource } from '../device-nodes';
-import { watchDirs, type Logger, type PluginManager, type Watch } from '../framework';
+import { readConfigFile, watchDirs, type Logger, type PluginManager, type Watch } from '../framework';
 import { ConfigError, parseConfig, type DevnodeConfig, type DevnodeResourceSpec } from './config';
 import { createDevnodeResource, devnodeNodeSet } from './plugin';
 
@@ -42,6 +42,11 @@ export class DevnodeController {
     } catch (err) {
       throw new ConfigError(`cannot read ${this.options.configPath}: ${(err as Error).message}`);
     }
+    if (!fs.existsSync(this.options.devfsRoot))
+      // kvm and tdx say so through their always-listed node; devnode would otherwise serve 0 devices silently.
+      this.options.log.warn('the devfs root does not exist: no device node can match until it appears', {
+        devfsRoot: this.options.devfsRoot,
+      });
     await this.apply(parseConfig(text, this.options.configPath), true);
     this.lastText = text;
     this.watch = watchDirs({
@@ -75,7 +80,7 @@ export class DevnodeController {
   }
 
   private read(): string {
-    return fs.readFileSync(this.options.configPath, 'utf8');
+    return readConfigFile(this.options.configPath);
   }
 
   private async reloadNow(): Promise<void> {

@@ -162,13 +162,38 @@ export function writeCdiSpec(dir: string, spec: CdiSpec, fileName = cdiSpecFileN
   const errors = cdiSpecErrors(spec);
   if (errors.length)
     throw new Error(`refusing to write an invalid CDI spec for ${spec.kind}: ${errors.join('; ')}`);
-  fs.mkdirSync(dir, { recursive: true });
   const target = path.join(dir, fileName);
   const temp = path.join(dir, `.${fileName}.${process.pid}.tmp`);
-  fs.writeFileSync(temp, yaml.dump(spec, { noRefs: true, lineWidth: -1 }), { mode: 0o644 });
-  fs.chmodSync(temp, 0o644); // the umask may have narrowed the mode given to writeFileSync
-  fs.renameSync(temp, target);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(temp, yaml.dump(spec, { noRefs: true, lineWidth: -1 }), { mode: 0o644 });
+    fs.chmodSync(temp, 0o644); // the umask may have narrowed the mode given to writeFileSync
+    fs.renameSync(temp, target);
+  } catch (err) {
+    // A full or read-only dir must not collect half-written temp files, one per attempt.
+    try {
+      fs.rmSync(temp, { force: true });
+    } catch {
+      // nothing was created (e.g. a read-only dir)
+    }
+    throw new CdiWriteError(target, err as NodeJS.ErrnoException);
+  }
   return target;
+}
+
+/** Writing a spec failed (ENOSPC, EROFS, EACCES…): the message names the spec's path and the errno. */
+export class CdiWriteError extends Error {
+  readonly code?: string;
+  constructor(
+    readonly file: string,
+    cause: NodeJS.ErrnoException,
+  ) {
+    super(
+      `cannot write CDI spec ${file}: ${cause.code ? `${cause.code} ` : ''}${cause.message.replace(/^\w+: /, '')}`,
+    );
+    this.name = 'CdiWriteError';
+    this.code = cause.code;
+  }
 }
 
 export function readCdiSpec(file: string): CdiSpec | undefined {

@@ -8,10 +8,10 @@ import type { PluginManager } from './manager';
 
 /** `:8080`, `0.0.0.0:8080`, `127.0.0.1:0` or `[::1]:8080` → host and port. */
 export function parseListenAddress(addr: string): { host?: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535)
-    throw new Error(`listen address "${addr}" must look like ":8080" or "127.0.0.1:8080"`);
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
+  if (!match) throw new Error(`listen address "${addr}" must look like ":8080" or "127.0.0.1:8080"`);
+  const port = Number(match[3]);
+  if (port > 65535) throw new Error(`listen address "${addr}": port ${port} is above 65535`);
   const host = match[1] ?? match[2];
   return { host: host || undefined, port };
 }
@@ -32,9 +32,14 @@ export async function startHttpServer(
     if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (url === '/readyz') {
-      const ready = started() && manager.ready();
+      // A plugin that refuses allocations (e.g. its CDI spec cannot be written) is not ready: say why.
+      const resources = manager.status().map((status) => {
+        const problem = manager.server(status.resource)?.plugin.unreadyReason?.();
+        return problem ? { ...status, problem } : status;
+      });
+      const ready = started() && manager.ready() && resources.every((r) => !('problem' in r));
       res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ready, resources: manager.status() }) + '\n');
+      res.end(JSON.stringify({ ready, resources }) + '\n');
     } else if (url === '/metrics') {
       manager.metrics.registry.metrics().then(
         (body) => res.writeHead(200, { 'content-type': manager.metrics.registry.contentType }).end(body),

@@ -2,6 +2,9 @@
 export * from './types';
 export * from './log';
 export * from './cdi';
+export { CdiSpecKeeper, type CdiKeeperOptions } from './cdi-keeper';
+export { readConfigFile, MAX_CONFIG_BYTES, MAX_RESOURCES_PER_PROCESS } from './config-file';
+export { echoIds, listIds, echoValue, capMessage, MAX_ECHOED_IDS, MAX_ECHOED_ID_LENGTH } from './echo';
 export { mergeAllocations } from './allocation';
 export { PluginManager, type ManagerOptions, type ResourceStatus } from './manager';
 export { ResourceServer, completePreference } from './resource-server';
@@ -22,7 +25,12 @@ export {
   MAX_UNIX_SOCKET_PATH_BYTES,
 } from './names';
 export { startHttpServer, parseListenAddress } from './http';
-export { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET, KUBELET_SOCKET_NAME } from './proto';
+export {
+  DEFAULT_DEVICE_PLUGIN_DIR,
+  DEFAULT_POD_RESOURCES_SOCKET,
+  KUBELET_SOCKET_NAME,
+  routeGrpcLogs,
+} from './proto';
 export { watchDirs, publishOnChange, sharedDevices, type Watch, type WatchOptions } from './watch';
 export { SerialTask } from './serial-task';
 export {

@@ -4,7 +4,17 @@
  * and creating a new kubelet.sock; an inotify watch on the dir (backed by a slow poll) notices either
  * change and runs `reconcile`, which compares file identities and re-serves / re-registers as needed.
  * Serving work for one resource is serialised on its own queue, so a reconcile never races another;
- * Register calls run beside it and only count when they are still for the current kubelet and socket.
+ * Register calls run beside it (see `register` for why).
+ *
+ * The rule the kubelet needs is: exactly one Register per kubelet generation. Kubelet 1.37 keeps one
+ * client per plugin socket and refuses a second Register for it ("device plugin already connected");
+ * worse, the refused call's clean-up drops its record of the live client, so it never notices that
+ * plugin go away. So a Register is sent only when
+ *   - a kubelet generation (the identity of kubelet.sock) has none from us yet, or
+ *   - the kubelet has dropped us: registered, yet no ListAndWatch stream for a grace period (our
+ *     socket served again, a broken connection). The grace lets the kubelet finish its own clean-up
+ *     of the old client first, which must happen before it can accept us again;
+ * and an attempt for a generation that is gone is cancelled before it can send.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -23,7 +33,7 @@ import {
   type WireRegisterRequest,
 } from './proto';
 import { ResourceServer } from './resource-server';
-import type { ResourcePlugin } from './types';
+import type { ResourceCondition, ResourcePlugin } from './types';
 
 export interface ManagerOptions {
   devicePluginDir: string;
@@ -36,6 +46,19 @@ export interface ManagerOptions {
   pollIntervalMs?: number;
   /** Deadline for one Register call (connect + answer). */
   registerTimeoutMs?: number;
+  /**
+   * How long a registration may be without a ListAndWatch stream before we take it that the kubelet
+   * dropped us and register again: after the stream ended, and (longer) after Register returned.
+   */
+  restreamGraceMs?: number;
+  firstStreamGraceMs?: number;
+}
+
+/** One Register attempt, for one kubelet generation; cancelled when that generation is gone. */
+interface Attempt {
+  kubelet: string;
+  cancelled: boolean;
+  cancel(): void;
 }
 
 interface Entry {
@@ -43,15 +66,15 @@ interface Entry {
   log: Logger;
   /** Identity (inode + ctime) of the socket file we bound; a different or missing file means re-serve. */
   boundIdentity?: string;
-  /**
-   * What we are registered for: the identities of kubelet.sock and of our socket. A new kubelet, or a
-   * socket served again, means register again.
-   */
-  registeredFor?: string;
-  /** The same key for a Register call in flight (registrations run outside the queue). */
-  inflight?: string;
-  /** Set while kubelet.sock is missing, so that is said once in the log, not on every event. */
-  waitingForKubelet?: boolean;
+  /** The kubelet generation (identity of kubelet.sock) that accepted our Register. */
+  registeredWith?: string;
+  /** Counts registrations, so a stream watchdog armed for an earlier one knows it is out of date. */
+  registration: number;
+  /** The Register call in flight, if any (registrations run outside the queue). */
+  attempt?: Attempt;
+  streamWatchdog?: NodeJS.Timeout;
+  /** What is wrong with kubelet.sock (missing, not a socket), so it is said once, not on every event. */
+  kubeletProblem?: string;
   registeredOnce: boolean;
   attempts: number;
   retryTimer?: NodeJS.Timeout;
@@ -66,6 +89,8 @@ export interface ResourceStatus {
   streaming: boolean;
   devices: number;
   healthy: number;
+  /** What the plugin reports as wrong (`ResourcePlugin.conditions`); empty when all is well. */
+  conditions: ResourceCondition[];
 }
 
 export class PluginManager {
@@ -84,6 +109,8 @@ export class PluginManager {
       maxBackoffMs: 5000,
       pollIntervalMs: 5000,
       registerTimeoutMs: 5000,
+      restreamGraceMs: 1000,
+      firstStreamGraceMs: 5000,
       ...options,
     };
   }
@@ -120,18 +147,21 @@ export class PluginManager {
       server,
       log,
       registeredOnce: false,
+      registration: 0,
       attempts: 0,
       queue: Promise.resolve(),
       removed: false,
     };
     this.entries.set(resource, entry);
+    server.onStreamEnded = () => this.armStreamWatchdog(entry, this.opts.restreamGraceMs);
     try {
       await plugin.start(server.publish);
       await this.enqueue(entry, () => this.reconcileEntry(entry));
     } catch (err) {
       this.entries.delete(resource);
       await server.close();
-      fs.rmSync(socketPath, { force: true });
+      // Only a socket we bound is ours to remove: one another instance serves must stay (issue 12, bug 3).
+      if (entry.boundIdentity) fs.rmSync(socketPath, { force: true });
       await Promise.resolve(plugin.stop()).catch(() => undefined);
       throw err;
     }
@@ -144,6 +174,8 @@ export class PluginManager {
     if (!entry) return;
     entry.removed = true;
     clearTimeout(entry.retryTimer);
+    clearTimeout(entry.streamWatchdog);
+    entry.attempt?.cancel();
     this.entries.delete(resource);
     await this.enqueue(entry, async () => {
       await entry.server.close();
@@ -169,10 +201,11 @@ export class PluginManager {
       return {
         resource: e.server.resourceName,
         socket: e.server.socketPath,
-        registered: e.registeredFor !== undefined,
+        registered: e.registeredWith !== undefined,
         streaming: e.server.streaming(),
         devices: devices.length,
         healthy: devices.filter((d) => d.health === 'Healthy').length,
+        conditions: conditionsOf(e),
       };
     });
   }
@@ -245,74 +278,166 @@ export class PluginManager {
       if (entry.boundIdentity) entry.log.info('our socket was removed (kubelet restart?); serving again');
       await entry.server.serve();
       entry.boundIdentity = fileIdentity(entry.server.socketPath);
+      // Serving again ended the kubelet's stream (if it had one): unless a new kubelet takes us
+      // first, the watchdog registers again once the kubelet has let go of the old connection.
+      if (entry.registeredWith) this.armStreamWatchdog(entry, this.opts.restreamGraceMs);
     }
-    const kubelet = fileIdentity(this.kubeletSocket);
+    const kubelet = this.kubeletIdentity(entry);
     if (kubelet === undefined) {
-      if (!entry.waitingForKubelet) {
-        entry.log.info('waiting for the kubelet: its registration socket does not exist (yet)', {
-          kubeletSocket: this.kubeletSocket,
-        });
-      }
-      entry.waitingForKubelet = true;
-      entry.registeredFor = undefined;
+      entry.registeredWith = undefined;
+      entry.attempt?.cancel();
       return; // the watch (or poll) brings us back when kubelet.sock appears
     }
-    entry.waitingForKubelet = false;
-    const target = `${kubelet}|${entry.boundIdentity}`;
-    if (target === entry.registeredFor || target === entry.inflight) return;
-    entry.registeredFor = undefined;
+    if (kubelet === entry.registeredWith || kubelet === entry.attempt?.kubelet) return;
+    entry.registeredWith = undefined;
     // Not awaited: the kubelet answers Register only after dialling our socket, and a kubelet that is
     // still clearing the directory may delete the socket we just made. The queue must stay free to
     // serve again at once, or both sides would wait out the dial timeout.
-    void this.register(entry, target);
+    void this.register(entry, kubelet);
   }
 
-  private async register(entry: Entry, target: string): Promise<void> {
+  /** The identity of kubelet.sock when it is a socket we can register with; says once what is wrong. */
+  private kubeletIdentity(entry: Entry): string | undefined {
+    let problem: string | undefined;
+    let identity: string | undefined;
+    try {
+      const st = fs.statSync(this.kubeletSocket, { bigint: true });
+      if (st.isSocket()) identity = `${st.ino}:${st.ctimeNs}`;
+      else problem = 'is not a socket (a file left in its place?); waiting for the kubelet to create it';
+    } catch {
+      problem = 'does not exist (yet); waiting for the kubelet';
+    }
+    if (problem && problem !== entry.kubeletProblem) {
+      const log = problem.startsWith('is not') ? entry.log.warn : entry.log.info;
+      log.call(entry.log, `kubelet registration socket ${problem}`, { kubeletSocket: this.kubeletSocket });
+    }
+    entry.kubeletProblem = problem;
+    return identity;
+  }
+
+  /**
+   * Registered but no ListAndWatch stream after `graceMs`: the kubelet has dropped its client (or
+   * never opened the stream). Register once more, if that registration is still the current one.
+   */
+  private armStreamWatchdog(entry: Entry, graceMs: number): void {
+    clearTimeout(entry.streamWatchdog);
+    const registration = entry.registration;
+    entry.streamWatchdog = setTimeout(() => {
+      if (entry.removed || this.stopped || entry.server.streaming()) return;
+      if (entry.registration !== registration || entry.registeredWith === undefined) return;
+      entry.log.warn('registered, but the kubelet has no ListAndWatch stream open; registering again', {
+        waitedMs: graceMs,
+      });
+      entry.registeredWith = undefined;
+      void this.enqueue(entry, () => this.reconcileEntry(entry));
+    }, graceMs);
+    entry.streamWatchdog.unref();
+  }
+
+  /**
+   * One Register call for one kubelet generation. kubelet.sock may be a dead file a killed kubelet
+   * left behind; gRPC keeps reconnecting to the path, and would reach the next kubelet through it. So
+   * after connecting we check that kubelet.sock is still the file we meant (same identity before and
+   * after the connect means the connect reached it) and only then send, in the same tick: an attempt
+   * superseded by a newer generation never sends.
+   */
+  private async register(entry: Entry, kubelet: string): Promise<void> {
     clearTimeout(entry.retryTimer);
-    entry.inflight = target;
-    const request: WireRegisterRequest = {
-      version: API_VERSION,
-      endpoint: path.basename(entry.server.socketPath),
-      resource_name: entry.server.resourceName,
-      options: entry.server.options(),
-    };
+    entry.attempt?.cancel();
     const Registration = services().registration;
     const client = new Registration(
       unixTarget(this.kubeletSocket),
       grpc.credentials.createInsecure(),
       CHANNEL_OPTIONS,
     );
-    const current = () => entry.inflight === target && !entry.removed && !this.stopped;
+    let onCancel: () => void = () => undefined;
+    const cancelled = new Promise<never>((_resolve, reject) => {
+      onCancel = () => reject(new Error('superseded'));
+    });
+    cancelled.catch(() => undefined);
+    const attempt: Attempt = {
+      kubelet,
+      cancelled: false,
+      cancel() {
+        if (attempt.cancelled) return;
+        attempt.cancelled = true;
+        client.close();
+        onCancel();
+      },
+    };
+    entry.attempt = attempt;
+    const request: WireRegisterRequest = {
+      version: API_VERSION,
+      endpoint: path.basename(entry.server.socketPath),
+      resource_name: entry.server.resourceName,
+      options: entry.server.options(),
+    };
+    const live = () => !attempt.cancelled && !entry.removed && !this.stopped;
     try {
-      await waitForReady(client, this.opts.registerTimeoutMs);
-      await unary(client, 'Register', request, this.opts.registerTimeoutMs);
+      await Promise.race([waitForReady(client, this.opts.registerTimeoutMs), cancelled]);
+      if (!live()) return;
+      if (fileIdentity(this.kubeletSocket) !== kubelet) {
+        // We reached a newer kubelet through the old path: that generation gets its own attempt.
+        entry.log.debug('kubelet.sock changed while connecting; not registering with the old one');
+        this.endAttempt(entry, attempt);
+        void this.enqueue(entry, () => this.reconcileEntry(entry));
+        return;
+      }
+      await Promise.race([unary(client, 'Register', request, this.opts.registerTimeoutMs), cancelled]);
     } catch (err) {
-      if (!current()) return; // superseded: a newer attempt is under way
-      entry.inflight = undefined;
-      entry.attempts += 1;
-      const delay = Math.min(this.opts.initialBackoffMs * 2 ** (entry.attempts - 1), this.opts.maxBackoffMs);
-      this.metrics.registrationFailures.inc({ resource: entry.server.resourceName });
-      entry.log.warn('registration with the kubelet failed; will retry', {
-        error: (err as grpc.ServiceError).details || (err as Error).message,
-        attempt: entry.attempts,
-        retryInMs: delay,
-      });
-      entry.retryTimer = setTimeout(() => void this.enqueue(entry, () => this.reconcileEntry(entry)), delay);
-      entry.retryTimer.unref();
+      if (!live()) return; // superseded: a newer attempt is under way, or we are stopping
+      this.endAttempt(entry, attempt);
+      this.retryLater(entry, err as Error);
       return;
     } finally {
       client.close();
     }
-    if (!current()) return; // our socket was served again meanwhile: the newer attempt registers that one
-    entry.inflight = undefined;
-    entry.registeredFor = target;
+    if (!live()) return;
+    this.endAttempt(entry, attempt);
+    entry.registeredWith = kubelet;
+    entry.registration += 1;
     entry.attempts = 0;
+    this.armStreamWatchdog(entry, this.opts.firstStreamGraceMs);
     this.metrics.registrations.inc({ resource: entry.server.resourceName });
     if (entry.registeredOnce) this.metrics.reregistrations.inc({ resource: entry.server.resourceName });
     entry.log.info(entry.registeredOnce ? 're-registered with the kubelet' : 'registered with the kubelet', {
       endpoint: request.endpoint,
     });
     entry.registeredOnce = true;
+  }
+
+  private endAttempt(entry: Entry, attempt: Attempt): void {
+    if (entry.attempt === attempt) entry.attempt = undefined;
+  }
+
+  private retryLater(entry: Entry, err: Error): void {
+    entry.attempts += 1;
+    const delay = Math.min(this.opts.initialBackoffMs * 2 ** (entry.attempts - 1), this.opts.maxBackoffMs);
+    this.metrics.registrationFailures.inc({ resource: entry.server.resourceName });
+    entry.log.warn('registration with the kubelet failed; will retry', {
+      error: (err as grpc.ServiceError).details || err.message,
+      attempt: entry.attempts,
+      retryInMs: delay,
+    });
+    entry.retryTimer = setTimeout(() => void this.enqueue(entry, () => this.reconcileEntry(entry)), delay);
+    entry.retryTimer.unref();
+  }
+}
+
+/** A plugin's conditions; one that throws is reported as a condition rather than breaking /readyz. */
+function conditionsOf(entry: Entry): ResourceCondition[] {
+  const plugin = entry.server.plugin;
+  if (!plugin.conditions) return [];
+  try {
+    return plugin.conditions();
+  } catch (err) {
+    return [
+      {
+        type: 'ConditionsUnavailable',
+        message: `the plugin could not report its conditions: ${(err as Error).message}`,
+        since: new Date().toISOString(),
+      },
+    ];
   }
 }
 

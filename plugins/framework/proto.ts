@@ -119,6 +119,16 @@ export interface WirePreferredAllocationResponse {
 }
 
 /**
+ * grpc-js writes its own diagnostics to stderr (e.g. a bare "E No address added out of total 1 resolved"
+ * before we report the failed bind properly). Send them through our structured log at debug instead.
+ */
+export function routeGrpcLogs(log: { debug(msg: string, fields?: Record<string, unknown>): void }): void {
+  grpc.setLogger({
+    error: (...args: unknown[]) => log.debug('grpc-js', { detail: args.map(String).join(' ') }),
+  });
+}
+
+/**
  * Channel options for every client we make. A unix socket file appears (bind) a moment before its
  * server accepts (listen), and inotify tells us about the file at once: a connect in that window is
  * refused, and gRPC's default 1 s reconnect backoff would then stall a re-registration for seconds.

@@ -4,6 +4,8 @@
  * socket, so a fresh server is bound while the device state carries over.
  */
 import * as fs from 'fs';
+import * as net from 'net';
+import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from './log';
 import type { FrameworkMetrics } from './metrics';
@@ -19,6 +21,7 @@ import {
   type WirePreferredAllocationResponse,
 } from './proto';
 import { toWireResponse } from './allocation';
+import { capMessage, echoIds } from './echo';
 import { AllocationError, type Device, type ResourcePlugin } from './types';
 
 type Stream = grpc.ServerWritableStream<unknown, { devices: WireDevice[] }>;
@@ -29,6 +32,8 @@ export class ResourceServer {
   private wireList: WireDevice[] = [];
   private server?: grpc.Server;
   private streams = new Set<Stream>();
+  /** Called when the last open ListAndWatch stream ends (the kubelet may have dropped us). */
+  onStreamEnded?: () => void;
 
   constructor(
     readonly plugin: ResourcePlugin,
@@ -75,8 +80,13 @@ export class ResourceServer {
   async serve(): Promise<void> {
     await this.close();
     assertSocketPath(this.socketPath);
+    // Only a socket nothing answers on is stale: a live one belongs to another instance on this dir.
+    if (await socketAnswers(this.socketPath))
+      throw new Error(
+        `another process serves ${this.socketPath}; not touching it (two instances on one dir?)`,
+      );
     fs.rmSync(this.socketPath, { force: true });
-    const server = new grpc.Server();
+    const server = new grpc.Server(SERVER_OPTIONS);
     server.addService(services().devicePlugin.service, {
       GetDevicePluginOptions: (_call: unknown, cb: grpc.sendUnaryData<WireDevicePluginOptions>) =>
         cb(null, this.options()),
@@ -84,33 +94,19 @@ export class ResourceServer {
       Allocate: (
         call: grpc.ServerUnaryCall<WireAllocateRequest, WireAllocateResponse>,
         cb: grpc.sendUnaryData<WireAllocateResponse>,
-      ) =>
-        void this.allocate(call.request).then(
-          (res) => cb(null, res),
-          (err) => cb(toServiceError(err)),
-        ),
+      ) => limited(cb, () => this.allocate(call.request)),
       GetPreferredAllocation: (
         call: grpc.ServerUnaryCall<WirePreferredAllocationRequest, WirePreferredAllocationResponse>,
         cb: grpc.sendUnaryData<WirePreferredAllocationResponse>,
-      ) => {
-        try {
-          cb(null, this.preferredAllocation(call.request));
-        } catch (err) {
-          cb(toServiceError(err));
-        }
-      },
+      ) => limited(cb, async () => this.preferredAllocation(call.request)),
       PreStartContainer: (
         call: grpc.ServerUnaryCall<{ devices_ids: string[] }, object>,
         cb: grpc.sendUnaryData<object>,
-      ) =>
-        void this.preStart(call.request.devices_ids).then(
-          () => cb(null, {}),
-          (err) => cb(toServiceError(err)),
-        ),
+      ) => limited(cb, () => this.preStart(call.request.devices_ids).then(() => ({}))),
     });
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(unixTarget(this.socketPath), grpc.ServerCredentials.createInsecure(), (err) =>
-        err ? reject(new Error(`cannot serve on ${this.socketPath}: ${err.message}`)) : resolve(),
+        err ? reject(new Error(bindErrorMessage(this.socketPath, err))) : resolve(),
       ),
     );
     this.server = server;
@@ -148,6 +144,7 @@ export class ResourceServer {
       if (!this.streams.delete(call)) return;
       this.metrics.streams.set({ resource: this.resourceName }, this.streams.size);
       this.log.info('ListAndWatch stream closed', { streams: this.streams.size });
+      if (this.streams.size === 0) this.onStreamEnded?.();
     };
     call.on('cancelled', done);
     call.on('close', done);
@@ -194,13 +191,13 @@ export class ResourceServer {
     }
     if (unknown.length) {
       throw new AllocationError(
-        `unknown device IDs for ${this.resourceName}: ${unknown.map(quote).join(', ')}`,
+        `unknown device IDs for ${this.resourceName}: ${echoIds(unknown)}`,
         grpc.status.INVALID_ARGUMENT,
       );
     }
     if (unhealthy.length) {
       throw new AllocationError(
-        `unhealthy device IDs for ${this.resourceName}: ${unhealthy.map(quote).join(', ')}`,
+        `unhealthy device IDs for ${this.resourceName}: ${echoIds(unhealthy)}`,
         grpc.status.FAILED_PRECONDITION,
       );
     }
@@ -214,14 +211,14 @@ export class ResourceServer {
         grpc.status.UNIMPLEMENTED,
       );
     return {
-      container_responses: request.container_requests.map((c) => {
+      container_responses: request.container_requests.map((c, index) => {
         const size = c.allocation_size;
         const available = c.available_deviceIDs;
         const mustInclude = c.must_include_deviceIDs;
-        const unknown = [...available, ...mustInclude].filter((id) => !this.byId.has(id));
-        if (unknown.length) {
+        const problem = preferenceRequestProblem(available, mustInclude, size, (id) => this.byId.has(id));
+        if (problem) {
           throw new AllocationError(
-            `unknown device IDs for ${this.resourceName}: ${unknown.map(quote).join(', ')}`,
+            `GetPreferredAllocation for ${this.resourceName}, container request ${index}: ${problem}`,
             grpc.status.INVALID_ARGUMENT,
           );
         }
@@ -243,12 +240,41 @@ export class ResourceServer {
     const unknown = ids.filter((id) => !this.byId.has(id));
     if (unknown.length) {
       throw new AllocationError(
-        `unknown device IDs for ${this.resourceName}: ${unknown.map(quote).join(', ')}`,
+        `unknown device IDs for ${this.resourceName}: ${echoIds(unknown)}`,
         grpc.status.INVALID_ARGUMENT,
       );
     }
     await this.plugin.preStartContainer(ids);
   }
+}
+
+/**
+ * Why a preferred-allocation request cannot be answered as the README promises (every must-include ID,
+ * only available IDs, exactly `size` of them), or undefined when it can. The kubelet never sends such a
+ * request; anything else that does gets INVALID_ARGUMENT naming the problem.
+ */
+export function preferenceRequestProblem(
+  available: string[],
+  mustInclude: string[],
+  size: number,
+  known: (id: string) => boolean,
+): string | undefined {
+  const unknown = [...available, ...mustInclude].filter((id) => !known(id));
+  if (unknown.length) return `unknown device IDs: ${echoIds(unknown)}`;
+  const twice = (ids: string[]) => ids.filter((id, i) => ids.indexOf(id) !== i);
+  const duplicateAvailable = twice(available);
+  if (duplicateAvailable.length) return `available_deviceIDs lists IDs twice: ${echoIds(duplicateAvailable)}`;
+  const duplicateMust = twice(mustInclude);
+  if (duplicateMust.length) return `must_include_deviceIDs lists IDs twice: ${echoIds(duplicateMust)}`;
+  const pool = new Set(available);
+  const outside = mustInclude.filter((id) => !pool.has(id));
+  if (outside.length) return `must_include_deviceIDs not in available_deviceIDs: ${echoIds(outside)}`;
+  if (!Number.isInteger(size) || size < 1) return `allocation_size ${size} must be at least 1`;
+  if (mustInclude.length > size)
+    return `must_include_deviceIDs has ${mustInclude.length} IDs, more than allocation_size ${size}`;
+  if (size > available.length)
+    return `allocation_size ${size} is more than the ${available.length} available IDs`;
+  return undefined;
 }
 
 /**
@@ -278,13 +304,71 @@ function toWireDevice(device: Device): WireDevice {
   };
 }
 
-function quote(id: string): string {
-  return JSON.stringify(id);
+/** Every error reply is bounded (see echo.ts): a huge trailer would drop the kubelet's connection. */
+function toServiceError(err: unknown): Partial<grpc.ServiceError> {
+  const code = err instanceof AllocationError ? err.grpcCode : grpc.status.INTERNAL;
+  const message = capMessage(err instanceof Error ? err.message : String(err));
+  return { code, details: message, message };
 }
 
-function toServiceError(err: unknown): Partial<grpc.ServiceError> {
-  if (err instanceof AllocationError)
-    return { code: err.grpcCode, details: err.message, message: err.message };
-  const message = err instanceof Error ? err.message : String(err);
-  return { code: grpc.status.INTERNAL, details: message, message };
+/**
+ * Requests (Allocate, GetPreferredAllocation, PreStartContainer) being worked on in this process, over
+ * every resource. Beyond the cap a request is refused at once with RESOURCE_EXHAUSTED (the kubelet
+ * retries a failed admission), so a burst cannot push the process past its memory limit. The cap and
+ * the stream limit below are sized by the fault tier's memory-pressure case (BENCHMARKS.md).
+ */
+export const MAX_REQUESTS_IN_FLIGHT = 64;
+let requestsInFlight = 0;
+
+/** HTTP/2 streams per connection: further calls wait in the client instead of in our memory. */
+const SERVER_OPTIONS: grpc.ServerOptions = { 'grpc.max_concurrent_streams': 256 };
+
+function limited<T>(cb: grpc.sendUnaryData<T>, work: () => Promise<T>): void {
+  if (requestsInFlight >= MAX_REQUESTS_IN_FLIGHT) {
+    cb({
+      code: grpc.status.RESOURCE_EXHAUSTED,
+      details: `too many requests in flight (${MAX_REQUESTS_IN_FLIGHT}); retry`,
+    });
+    return;
+  }
+  requestsInFlight += 1;
+  let result: Promise<T>;
+  try {
+    result = work();
+  } catch (err) {
+    result = Promise.reject(err);
+  }
+  result
+    .then(
+      (res) => cb(null, res),
+      (err) => cb(toServiceError(err)),
+    )
+    .finally(() => (requestsInFlight -= 1));
+}
+
+/** grpc-js wraps the errno in "No address added out of total 1 resolved errors: [listen EROFS: …]". */
+function bindErrorMessage(socketPath: string, err: Error): string {
+  const cause = /\[(.*)\]$/.exec(err.message)?.[1] ?? err.message;
+  return `cannot serve on ${socketPath}: ${cause} (is the device-plugin dir ${path.dirname(socketPath)} writable?)`;
+}
+
+/** True when something accepts a connection on the unix socket at `file` (a live server). */
+function socketAnswers(file: string): Promise<boolean> {
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    return Promise.resolve(false);
+  }
+  if (!stat.isSocket()) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const socket = net.connect(file);
+    const done = (answers: boolean) => {
+      socket.destroy();
+      resolve(answers);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false)); // ECONNREFUSED: nobody listens, the file is stale
+    socket.setTimeout(1000, () => done(false));
+  });
 }

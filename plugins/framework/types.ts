@@ -45,6 +45,21 @@ export interface PreferredAllocationRequest {
   size: number;
 }
 
+/**
+ * Something an operator must know about a resource that does not make the plugin unready: a device a
+ * container runtime failed to hand over, say. Listed under its resource in the `/readyz` JSON body.
+ */
+export interface ResourceCondition {
+  /** Stable CamelCase kind to alert on, e.g. `InterfaceNotMoved`. */
+  type: string;
+  /** The device it concerns, when it concerns one. */
+  device?: string;
+  /** What is wrong and what to do, for a person. */
+  message: string;
+  /** When it was first seen, ISO 8601. */
+  since: string;
+}
+
 /** Called by the plugin with the full, current device list whenever anything changed. */
 export type DeviceListener = (devices: Device[]) => void;
 
@@ -66,6 +81,17 @@ export interface ResourcePlugin {
   preferredAllocation?(request: PreferredAllocationRequest): string[];
   /** Optional: prepare devices before a container starts. Offered only when defined. */
   preStartContainer?(deviceIds: string[]): Promise<void> | void;
+  /**
+   * Optional: what is wrong right now, for the `/readyz` body. Called on every request, so it must be
+   * cheap and must not throw. Conditions never make the plugin unready: a DaemonSet rollout must not
+   * stall on a fault the plugin itself cannot fix.
+   */
+  conditions?(): ResourceCondition[];
+  /**
+   * Optional: why the plugin cannot serve allocations right now (e.g. its CDI spec cannot be written),
+   * or undefined. /readyz answers 503 with this reason while it is set.
+   */
+  unreadyReason?(): string | undefined;
 }
 
 /** gRPC status codes a plugin may fail an allocation with (plugins do not import gRPC). */

@@ -3,6 +3,7 @@
  * publish a device list only when it really changed. Device families only supply `scan()`.
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import type { Device, DeviceListener } from './types';
 import type { Logger } from './log';
 
@@ -46,18 +47,21 @@ export function watchDirs(options: WatchOptions): Watch {
   };
   /**
    * Watch every directory that exists, and watch again one that was removed and made anew (its old
-   * inotify watch died with the old inode, and Node reports no error for that).
+   * inotify watch died with the old inode, and Node reports no error for that). A directory that does
+   * not exist is waited for by watching its nearest existing ancestor, so its (re)creation is seen at
+   * once, not at the next poll (a ConfigMap volume's directory can be deleted and made again).
    */
   function ensureWatchers(): void {
     for (const dir of dirs) {
-      const identity = dirIdentity(dir);
+      const target = watchTarget(dir);
+      const identity = target && `${target.path}|${target.identity}`;
       const current = watchers.get(dir);
       if (current && current.identity === identity) continue;
       current?.watcher.close();
       watchers.delete(dir);
-      if (identity === undefined) continue;
+      if (target === undefined || identity === undefined) continue;
       try {
-        const watcher = fs.watch(dir, fire);
+        const watcher = fs.watch(target.path, fire);
         watcher.on('error', () => {
           watcher.close();
           watchers.delete(dir); // e.g. the directory was removed; the next event or poll re-attaches it
@@ -82,6 +86,15 @@ export function watchDirs(options: WatchOptions): Watch {
       watchers.clear();
     },
   };
+}
+
+/** `dir` itself when it exists, else its nearest existing ancestor (undefined when none can be found). */
+function watchTarget(dir: string): { path: string; identity: string } | undefined {
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    const identity = dirIdentity(current);
+    if (identity !== undefined) return { path: current, identity };
+    if (path.dirname(current) === current) return undefined;
+  }
 }
 
 /** inode + birth time: a directory made again gets a new identity even when the inode number is reused. */

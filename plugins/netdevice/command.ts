@@ -28,8 +28,11 @@ const FLAGS: FlagSpec[] = [
     env: 'CDI_MODE',
     type: 'enum',
     choices: [...CDI_MODES],
-    default: 'netdevices',
-    help: 'netdevices: CDI netDevices, the runtime moves the link; hooks: OCI hooks move it in and back',
+    // hooks: what most nodes' runtimes can apply today (runc < 1.4 ignores netDevices silently); see README
+    default: 'hooks',
+    help:
+      'hooks: OCI hooks move the link in and back (any runtime that runs CDI hooks); netdevices: CDI ' +
+      'netDevices, the runtime moves it in (runc >= 1.4 or crun >= 1.22 under a CDI 1.1 engine)',
   },
   {
     name: 'hook-dir',
@@ -45,6 +48,15 @@ const FLAGS: FlagSpec[] = [
     default: '10s',
     help: 'full rescan period, the fallback for lost netlink events',
   },
+  {
+    name: 'move-grace-period',
+    env: 'NETDEVICE_MOVE_GRACE_PERIOD',
+    type: 'duration',
+    default: '2m',
+    help:
+      'how long an allocated interface may stay on the host (image pull, init containers) before it is ' +
+      'reported as not moved by the runtime and kept Unhealthy',
+  },
 ];
 
 interface NetdeviceFlags {
@@ -53,6 +65,7 @@ interface NetdeviceFlags {
   cdiMode: CdiMode;
   hookDir: string;
   rescanInterval: number;
+  moveGracePeriod: number;
 }
 
 /** Checks the flag parser cannot make; each failure is a UsageError (exit 2) naming the flag. */
@@ -82,7 +95,9 @@ export const command: PluginCommand = {
       cdiDir: ctx.common.cdiDir,
       podResourcesSocket: ctx.common.podResourcesSocket,
       rescanIntervalMs: values.rescanInterval,
+      moveGraceMs: values.moveGracePeriod,
       log: ctx.log.with({ resource: values.resourceName }),
+      metrics: ctx.manager.metrics.registry,
     });
     await ctx.manager.addResource(plugin);
   },

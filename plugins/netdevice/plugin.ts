@@ -3,12 +3,15 @@
  * name), Healthy while administratively up. Every netlink event triggers a full rescan (full lists
  * only); a periodic rescan backs the event stream up. An interface that leaves the host because a pod
  * got it stays advertised while the PodResources API says a container holds it, so the resource does
- * not flap; it is allocatable again once it is back on the host.
+ * not flap; it is allocatable again once it is back on the host. An allocated interface that never
+ * leaves the host (a runtime that ignores the CDI edits) is reported and kept Unhealthy (move-watch.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import {
   AllocationError,
+  echoIds,
   devicesInUse,
   GrpcStatus,
   PodResourcesClient,
@@ -26,11 +29,13 @@ import {
   type DeviceListener,
   type Health,
   type Logger,
+  type ResourceCondition,
   type ResourcePlugin,
 } from '../framework';
 import { selectInterfaces } from './candidates';
 import { readDefaultRouteInterfaces, readLinks, type HostLink } from './ip';
 import { LinkMonitor } from './monitor';
+import { MoveWatch, type PodRef } from './move-watch';
 import { CDI_KIND, HOOK_PROGRAM, netdeviceCdiSpec, specFileName, type CdiMode } from './spec';
 
 /** Netlink events come in bursts (a move is a delete plus route flushes): fold them into one scan. */
@@ -48,16 +53,16 @@ export interface NetdevicePluginOptions {
   podResourcesSocket: string;
   /** Full rescan period, the fallback for lost or missing netlink events. */
   rescanIntervalMs: number;
+  /** How long an allocated interface may stay on the host before it is reported as not moved. */
+  moveGraceMs: number;
   log: Logger;
+  /** Where the move-failure metrics go (the manager's registry); none in unit tests. */
+  metrics?: Registry;
   /** Follow netlink events through `ip monitor`; only tests of the periodic fallback turn it off. */
   watchEvents?: boolean;
 }
 
-export interface PodRef {
-  pod: string;
-  namespace: string;
-  container: string;
-}
+export type { PodRef } from './move-watch';
 
 type PodResourcesState = 'answering' | 'missing' | 'failing';
 
@@ -74,6 +79,8 @@ export class NetdevicePlugin implements ResourcePlugin {
   private specKey?: string;
   private monitor?: LinkMonitor;
   private rescanTimer?: NodeJS.Timeout;
+  private moveCheckTimer?: NodeJS.Timeout;
+  private readonly moves: MoveWatch;
   private podResources?: PodResourcesClient;
   private podResourcesState?: PodResourcesState;
   /** Until the PodResources API answers once, interfaces already in pods at start-up are unknown. */
@@ -90,6 +97,18 @@ export class NetdevicePlugin implements ResourcePlugin {
       (err) =>
         this.log.error('interface rescan failed; keeping the last device list', { error: err as Error }),
     );
+    const failures = opts.metrics && moveMetrics(opts.metrics);
+    const resource = { resource: opts.resourceName };
+    // Series from the start, at 0: an alert on increase() needs a baseline.
+    failures?.total.inc(resource, 0);
+    failures?.stuck.set(resource, 0);
+    this.moves = new MoveWatch({
+      graceMs: opts.moveGraceMs,
+      cdiMode: opts.cdiMode,
+      log: this.log,
+      onStuck: () => failures?.total.inc(resource),
+      onCount: (stuck) => failures?.stuck.set(resource, stuck),
+    });
   }
 
   /** Process id of the `ip monitor` child (tests kill it to prove it comes back). */
@@ -117,6 +136,7 @@ export class NetdevicePlugin implements ResourcePlugin {
       cdiMode: this.opts.cdiMode,
       cdiSpec: path.join(this.opts.cdiDir, specFileName(this.resourceName)),
       rescanIntervalMs: this.opts.rescanIntervalMs,
+      moveGraceMs: this.opts.moveGraceMs,
       netlinkEvents: this.monitor !== undefined,
     });
   }
@@ -125,6 +145,7 @@ export class NetdevicePlugin implements ResourcePlugin {
     this.monitor?.stop();
     clearInterval(this.rescanTimer);
     await this.scans.stop();
+    clearTimeout(this.moveCheckTimer); // after the last scan, which may have set it
     this.podResources?.close();
     // The CDI spec stays: containers that already hold an interface may restart while we are away, and
     // their runtime resolves the same CDI name again.
@@ -134,13 +155,20 @@ export class NetdevicePlugin implements ResourcePlugin {
     const away = deviceIds.filter((id) => this.placements.get(id)?.where !== 'host');
     if (away.length) {
       throw new AllocationError(
-        `interfaces not in the host network namespace (held by a pod?): ${away.map((id) => `"${id}"`).join(', ')}`,
+        `interfaces not in the host network namespace (held by a pod?): ${echoIds(away)}`,
         GrpcStatus.FAILED_PRECONDITION, // well-formed, but the interface cannot be handed out now
       );
     }
     const cdiDevices = deviceIds.map((id) => qualifiedCdiName(CDI_KIND, id));
     this.log.info('interfaces allocated', { devices: deviceIds, cdiDevices });
+    this.moves.allocated(deviceIds);
+    this.scheduleMoveCheck();
     return { cdiDevices };
+  }
+
+  /** Interfaces a runtime failed to move into their pod (for /readyz). */
+  conditions(): ResourceCondition[] {
+    return this.moves.conditions();
   }
 
   /** One full pass: read the host, place every interface, rewrite the spec if the set changed, publish. */
@@ -148,29 +176,54 @@ export class NetdevicePlugin implements ResourcePlugin {
     const [links, defaultRoutes] = await Promise.all([readLinks(), readDefaultRouteInterfaces()]);
     const { candidates, excluded } = selectInterfaces(links, defaultRoutes, this.opts.interfaces);
     this.logExclusions(excluded);
+    // PodResources is asked only when its answer matters: an interface left the host, an allocation
+    // is being watched, or (start-up) pods may already hold interfaces.
+    const missing = [...this.placements.keys()].filter((id) => !candidates.has(id));
+    const ask =
+      missing.length > 0 || this.moves.pending || (!this.podsSeen && Date.now() >= this.nextPodsCheck);
+    const inUse = ask ? await this.interfacesInUse() : undefined;
+    if (ask && !inUse) this.nextPodsCheck = Date.now() + this.opts.rescanIntervalMs;
+
     const placements = new Map<string, Placement>();
     for (const [name, link] of candidates) placements.set(name, { where: 'host', link });
-    for (const [name, placement] of await this.placeAway(candidates)) placements.set(name, placement);
+    for (const [name, placement] of this.placeAway(candidates, missing, inUse))
+      placements.set(name, placement);
+    if (inUse) this.moves.update(new Set(candidates.keys()), inUse);
 
     const ids = [...placements.keys()].sort();
     this.writeSpec(ids); // throws on failure: the kubelet keeps the last list, which matches the last spec
     this.logChanges(placements);
     this.placements = placements;
-    this.publish?.(ids.map((id) => ({ id, health: healthOf(placements.get(id)!) })));
+    this.publish?.(ids.map((id) => ({ id, health: this.healthOf(id, placements.get(id)!) })));
+    this.scheduleMoveCheck();
+  }
+
+  /** A stuck interface is on the host but not free: Unhealthy, so the kubelet offers it to no one. */
+  private healthOf(id: string, placement: Placement): Health {
+    return this.moves.isStuck(id) ? UNHEALTHY : healthOf(placement);
+  }
+
+  /** Scan again when the earliest grace period of a watched allocation ends (events may not come). */
+  private scheduleMoveCheck(): void {
+    clearTimeout(this.moveCheckTimer);
+    const deadline = this.moves.nextDeadline();
+    if (deadline === undefined) return;
+    this.moveCheckTimer = setTimeout(() => this.scans.request(), Math.max(0, deadline - Date.now()) + 1);
+    this.moveCheckTimer.unref();
   }
 
   /**
-   * Interfaces advertised before but no longer on the host: kept while a container holds them. When
-   * the PodResources API cannot be asked, they keep their last placement, or become 'unknown' (still
-   * advertised, not allocatable) until it answers.
+   * Interfaces advertised before but no longer on the host (`missing`): kept while a container holds
+   * them. When the PodResources API gave no answer (`inUse` undefined), they keep their last placement,
+   * or become 'unknown' (still advertised, not allocatable) until it answers.
    */
-  private async placeAway(onHost: Map<string, HostLink>): Promise<Map<string, Placement>> {
-    const missing = [...this.placements.keys()].filter((id) => !onHost.has(id));
+  private placeAway(
+    onHost: Map<string, HostLink>,
+    missing: string[],
+    inUse: Map<string, PodRef> | undefined,
+  ): Map<string, Placement> {
     const away = new Map<string, Placement>();
-    if (missing.length === 0 && (this.podsSeen || Date.now() < this.nextPodsCheck)) return away;
-    const inUse = await this.interfacesInUse();
     if (!inUse) {
-      this.nextPodsCheck = Date.now() + this.opts.rescanIntervalMs;
       for (const id of missing) {
         const before = this.placements.get(id)!;
         away.set(id, before.where === 'host' ? { where: 'unknown' } : before);
@@ -288,6 +341,35 @@ export class NetdevicePlugin implements ResourcePlugin {
       );
     }
   }
+}
+
+/** The move-failure metrics, shared by every netdevice resource served from one registry. */
+function moveMetrics(registry: Registry): { total: Counter; stuck: Gauge } {
+  const existing = (name: string) => registry.getSingleMetric(name) as Counter & Gauge;
+  const options = (name: string, help: string) => ({
+    name,
+    help,
+    labelNames: ['resource'],
+    registers: [registry],
+  });
+  return {
+    total:
+      existing('kdp_netdevice_move_failures_total') ??
+      new Counter(
+        options(
+          'kdp_netdevice_move_failures_total',
+          'Allocated interfaces found still on the host after --move-grace-period (the runtime did not move them)',
+        ),
+      ),
+    stuck:
+      existing('kdp_netdevice_interfaces_not_moved') ??
+      new Gauge(
+        options(
+          'kdp_netdevice_interfaces_not_moved',
+          'Allocated interfaces still on the host past --move-grace-period right now (kept Unhealthy)',
+        ),
+      ),
+  };
 }
 
 function healthOf(placement: Placement): Health {

@@ -47,7 +47,7 @@ export class HpcDevicesChart extends Chart {
     });
     new NodeFeatureRule(this, 'cxi-rule', { name: 'hpc-cxi', rules: [cxiNicRule()] });
     for (const nic of nics) new CxiNetworkAttachment(this, `network-${nic.master}`, { namespace, nic });
-    new CxiNetworksPolicy(this, 'cxi-networks', { networks: cxiNetworks(nics, namespace) });
+    new CxiNetworksPolicy(this, 'cxi-networks', { networks: cxiNetworks(this, nics, namespace) });
   }
 }
 

@@ -1,6 +1,7 @@
 /** The chart's files besides the object templates: Chart.yaml, values.yaml, README, helpers, NOTES. */
 import { OPTIONAL_APIS, OptionalApiName } from '../cluster-apis';
 import { APP_NAME, packageVersion } from '../common';
+import { RELEASE_HELPERS } from '../release';
 import { PLUGINS, defaultValues } from '../values';
 import { JsonSchema, VALUES_SCHEMA, hasFixedKeys } from '../values-schema';
 import { allDerivations } from './symbolic';
@@ -20,8 +21,8 @@ export function chartYaml(): string {
     'type: application',
     `version: ${version}`,
     `appVersion: ${JSON.stringify(version)}`,
-    // ValidatingAdmissionPolicy v1 is GA from 1.30.
-    'kubeVersion: ">=1.30.0-0"',
+    // Proven by the API-server tier on 1.34 (MutatingAdmissionPolicy served there or not) and the newest.
+    'kubeVersion: ">=1.34.0-0"',
     'keywords: [device-plugin, tdx, cxi, slingshot, kvm, cex, cdi, nfd]',
     '',
   ].join('\n');
@@ -87,6 +88,14 @@ function apiHelper(name: OptionalApiName): string {
 }
 
 export function helpersTpl(): string {
+  const release = Object.entries(RELEASE_HELPERS).map(([name, body]) =>
+    [
+      helperComment(`${name}: the template twin of synth/release.ts.`),
+      `{{- define ${JSON.stringify(name)} -}}`,
+      body,
+      '{{- end }}',
+    ].join('\n'),
+  );
   const apis = (Object.keys(OPTIONAL_APIS) as OptionalApiName[]).map(apiHelper);
   const derivations = allDerivations().map((derivation) =>
     [
@@ -98,7 +107,7 @@ export function helpersTpl(): string {
       '{{- end }}',
     ].join('\n'),
   );
-  return [helperComment(GENERATED_BY), ...apis, ...derivations].join('\n\n') + '\n';
+  return [helperComment(GENERATED_BY), ...release, ...apis, ...derivations].join('\n\n') + '\n';
 }
 
 export function notesTxt(): string {
@@ -122,8 +131,37 @@ export function notesTxt(): string {
     '{{- end }}',
     '{{- end }}',
     ...skipped,
+    ...netdeviceModeNote(),
+    '',
+    ...wrap(
+      'The namespace must admit privileged pods (Pod Security privileged): with baseline or restricted the DaemonSets exist but their pods are refused, and a kube-apiserver run with --allow-privileged=false refuses the CEX DaemonSet (which helm install --dry-run=server does not show). A failed install leaves what it created unless Helm 3 ran with --atomic or Helm 4 with --rollback-on-failure.',
+      110,
+    ),
+    '{{- if $.Values.tests.enabled }}',
+    '',
+    'Check the release on the cluster: helm test {{ $.Release.Name }} -n {{ $.Release.Namespace }}',
+    '{{- end }}',
     '',
   ].join('\n');
+}
+
+/** How the netdevice interfaces reach pods, and how to switch: the one choice an admin must check per node. */
+function netdeviceModeNote(): string[] {
+  return [
+    '{{- if $.Values.netdevice.enabled }}',
+    '',
+    'netdevice moves interfaces into pods with cdiMode={{ $.Values.netdevice.cdiMode }}.',
+    ...wrap(
+      'hooks (default): OCI hooks installed in netdevice.hookDir move the interface in and back out with its ' +
+        'addresses; any CDI-enabled engine runs them. netdevices: the OCI runtime moves it in (runc >= 1.4 or ' +
+        'crun >= 1.22, engine with CDI 1.1); an older runc ignores it silently. Switch with ' +
+        '`helm upgrade <release> <chart> --reuse-values --set netdevice.cdiMode=netdevices` (or =hooks). ' +
+        'An interface a runtime leaves on the host is logged as an error, counted in ' +
+        'kdp_netdevice_move_failures_total and listed in /readyz.',
+      110,
+    ),
+    '{{- end }}',
+  ];
 }
 
 function typeOf(schema: JsonSchema): string {

@@ -10,6 +10,7 @@ import { chartReadme, chartYaml, helpersTpl, notesTxt, valuesYaml } from './char
 import { IF_METADATA, RANGE_METADATA } from './symbolic';
 import { RELEASE_NAMESPACE, symbolicApis, symbolicValues } from './symbolic-values';
 import { mapLines } from './template-yaml';
+import { symbolicRelease } from '../release';
 
 export const CHART_NAME = 'kube-device-plugins';
 
@@ -39,6 +40,7 @@ function templateObjects(): TemplateObject[] {
     values: symbolicValues(VALUES_SCHEMA),
     namespace: RELEASE_NAMESPACE,
     apis: symbolicApis(),
+    release: symbolicRelease(),
   });
   const files = new Set<string>();
   return chart.node

@@ -11,6 +11,7 @@
  * marker the renderer turns into `{{ if }}`, `{{ range }}` or an `include` of a named template.
  */
 import { Construct } from 'constructs';
+import { goJson } from './go-json';
 
 /** How a token's expression is written into the template. */
 export type TokenType =
@@ -212,6 +213,87 @@ export function derive<I extends object>(derivation: Derivation<I>, input: I): s
       `${derivation.name}: mix of plain and template values (${Object.keys(input).join(', ')})`,
     );
   }
-  const args = entries.map(([key, value]) => `${JSON.stringify(key)} ${expressionOf(value)}`).join(' ');
+  const argument = (value: unknown) => {
+    const expr = expressionOf(value);
+    return /\s/.test(expr) ? `(${expr})` : expr;
+  };
+  const args = entries.map(([key, value]) => `${JSON.stringify(key)} ${argument(value)}`).join(' ');
   return token('str', `include ${JSON.stringify(derivation.name)} (dict ${args})`);
+}
+
+/**
+ * A value as a Go template argument: tokens become their expressions, strings with tokens `printf`, maps
+ * `dict`, lists `list`. For values that mix fixed parts and values.yaml parts inside one template function.
+ */
+export function goArgument(value: unknown): string {
+  if (value instanceof SymbolicList) return `(${value.expr})`;
+  if (typeof value === 'string') {
+    const parts = splitTokens(value);
+    if (parts.length === 1 && typeof parts[0] !== 'string')
+      return parts[0].type === 'int' ? `(int ${parts[0].expr})` : `(${parts[0].expr})`;
+    if (parts.every((part) => typeof part === 'string')) return JSON.stringify(value);
+    const format = parts.map((part) => (typeof part === 'string' ? part.replace(/%/g, '%%') : '%v')).join('');
+    const args = parts
+      .filter((part): part is Token => typeof part !== 'string')
+      .map((t) => goArgument(token(t.type, t.expr)));
+    return `(printf ${JSON.stringify(format)} ${args.join(' ')})`;
+  }
+  if (Array.isArray(value)) return `(list ${value.map(goArgument).join(' ')})`;
+  if (value !== null && typeof value === 'object')
+    return `(dict ${Object.entries(value)
+      .map(([key, item]) => `${JSON.stringify(key)} ${goArgument(item)}`)
+      .join(' ')})`;
+  return JSON.stringify(value);
+}
+
+/** Maps merged key by key, later ones winning (`{...a, ...b}`); in template mode, Sprig's `merge`. */
+export function mergeMaps<T>(...maps: Array<Record<string, T>>): Record<string, T> {
+  if (!maps.some(isSymbolicTree)) return Object.assign({}, ...maps) as Record<string, T>;
+  // `merge dst a b` keeps what dst has and fills in from a, then b: the first wins, so reverse.
+  const args = [...maps].reverse().map(goArgument).join(' ');
+  return symbolic('yaml', `merge (dict) ${args}`);
+}
+
+/** `specific` unless it is empty (Go's notion: "", [], {}, 0, false), else `general`; Sprig's `default`. */
+export function orDefault<T>(specific: T, general: T, type: TokenType): T {
+  if (isSymbolic(specific) || isSymbolic(general))
+    return symbolic(type, `default ${goArgument(general)} ${goArgument(specific)}`);
+  return isEmptyValue(specific) ? general : specific;
+}
+
+/** Two lists joined; in template mode, Sprig's `concat`. */
+export function concatLists<T>(first: T[], second: T[]): T[] {
+  if (isSymbolicTree(first) || isSymbolicTree(second))
+    // `concat` of two empty lists is nil (toYaml: `null`): default to an empty list.
+    return symbolic('yaml', `default (list) (concat ${goArgument(first)} ${goArgument(second)})`);
+  return [...first, ...second];
+}
+
+function isEmptyValue(value: unknown): boolean {
+  if (value === undefined || value === null || value === '' || value === 0 || value === false) return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return typeof value === 'object' && Object.keys(value).length === 0;
+}
+
+/** True when the value holds a token anywhere (strings, lists, maps). */
+function isSymbolicTree(value: unknown): boolean {
+  if (isSymbolic(value)) return true;
+  if (Array.isArray(value)) return value.some(isSymbolicTree);
+  if (value !== null && typeof value === 'object') return Object.values(value).some(isSymbolicTree);
+  return false;
+}
+
+/** True when every condition holds; in template mode `and`. */
+export function allOf(...conditions: Condition[]): Condition {
+  const symbolicOnes = conditions.filter(isSymbolic);
+  if (conditions.some((c) => !isSymbolic(c) && !c)) return false;
+  if (symbolicOnes.length === 0) return true;
+  if (symbolicOnes.length === 1) return symbolicOnes[0];
+  return symbolic('bool', `and ${symbolicOnes.map(goArgument).join(' ')}`);
+}
+
+/** A value as JSON, byte for byte as Helm's `toJson` writes it (keys sorted). */
+export function jsonOf(value: unknown): string {
+  if (!isSymbolicTree(value)) return goJson(value);
+  return token('str', `toJson ${goArgument(value)}`);
 }

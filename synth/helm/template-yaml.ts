@@ -89,7 +89,9 @@ export function mapLines(map: Record<string, unknown>, indent: number): string[]
     const name = quoteIfNeeded(key);
     const subtree = wholeToken(value);
     if (subtree?.type === 'yaml') {
-      lines.push(`${pad}${name}: {{- toYaml ${subtree.expr} | nindent ${indent + 2} }}`);
+      // A pipeline of several words (merge, default, …) is one argument only in parentheses.
+      const argument = /\s/.test(subtree.expr) ? `(${subtree.expr})` : subtree.expr;
+      lines.push(`${pad}${name}: {{- toYaml ${argument} | nindent ${indent + 2} }}`);
     } else if (Array.isArray(value) && value.length > 0 && value.every(isWhenMarker)) {
       // Every item is conditional: so is the key, or it would read `key: null` when none is there.
       const conditions = [...new Set(value.map((item) => item[WHEN_KEY]))];

@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { labelMap, NODE_LABELS } from '../../nfd-rules';
 import { CexConfigSet, cexResourcesJson } from '../cex-config';
 import { withDefaults } from '../common';
+import { objectName } from '../release';
 import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS } from '../daemonset';
 import { derive, toStr } from '../helm/symbolic';
 
@@ -45,8 +46,7 @@ export const CEX_DEFAULTS = {
   nodeSelector: labelMap(NODE_LABELS.cex),
 };
 
-/** Upstream's names, which its documentation and users expect. */
-export const CEX_CONFIG_MAP = 'cex-resources-config';
+/** Upstream's file name and place, which its documentation and users expect. */
 const CONFIG_DIR = '/config';
 const CONFIG_FILE = 'cex_resources.json';
 
@@ -79,7 +79,8 @@ export class CexPlugin extends Construct {
         HOST_PATHS.podResources,
       ],
       configFile: {
-        configMapName: CEX_CONFIG_MAP,
+        // Upstream's cex-resources-config, after the release's name prefix.
+        configMapName: objectName(this, 'cex-resources-config'),
         mountPath: CONFIG_DIR,
         fileName: CONFIG_FILE,
         content: derive(cexResourcesJson, { sets: p.configSets }),

@@ -5,7 +5,8 @@
  */
 import { Construct } from 'constructs';
 import { labelMap, NODE_LABELS } from '../../nfd-rules';
-import { objectName, withDefaults } from '../common';
+import { withDefaults } from '../common';
+import { objectName } from '../release';
 import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS } from '../daemonset';
 import { goJson } from '../helm/go-json';
 import { defineDerivation, derive } from '../helm/symbolic';
@@ -85,7 +86,7 @@ export class DevnodePlugin extends Construct {
       args: [`--config=${CONFIG_DIR}/${CONFIG_FILE}`],
       hostPaths: [HOST_PATHS.dev],
       configFile: {
-        configMapName: objectName('devnode'),
+        configMapName: objectName(this, 'devnode'),
         mountPath: CONFIG_DIR,
         fileName: CONFIG_FILE,
         content: derive(devnodeConfigJson, { resources: p.config.resources }),

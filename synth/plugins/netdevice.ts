@@ -18,7 +18,7 @@ export interface NetdevicePluginProps extends DevicePluginOptions {
    * bridge/bond uplink. Default `^(eth|ens|enp)[0-9].*`.
    */
   readonly interfaces?: string;
-  /** `netdevices` (CDI 1.1 netDevices; the runtime moves the link) or `hooks` (our OCI hook does). */
+  /** `hooks` (default: our OCI hook moves the link in and back) or `netdevices` (CDI 1.1; runc >= 1.4 or crun >= 1.22). */
   readonly cdiMode?: NetdeviceCdiMode;
   /** Host directory the hook is installed into. Default `/opt/cdi/bin`. */
   readonly hookDir?: string;
@@ -27,7 +27,8 @@ export interface NetdevicePluginProps extends DevicePluginOptions {
 export const NETDEVICE_DEFAULTS = {
   resourceName: 'networking.k8s.io/netdevice',
   interfaces: '^(eth|ens|enp)[0-9].*',
-  cdiMode: 'netdevices' as NetdeviceCdiMode,
+  // hooks works with the runc most distributions ship (< 1.4 ignores netDevices silently): see README.
+  cdiMode: 'hooks' as NetdeviceCdiMode,
   hookDir: '/opt/cdi/bin',
   httpPort: 8085,
   nodeSelector: labelMap(NODE_LABELS.netdevice),

@@ -1,15 +1,13 @@
 import { AllocationError } from '../../plugins/framework';
 import { FakePlugin, healthy } from '../helpers/fake-plugin';
-import { harness, type Harness } from './harness';
+import { harnessWith, type Harness } from './harness';
 
 const RESOURCE = 'example.com/dev';
 let h: Harness;
 afterEach(async () => h && (await h.close()));
 
 async function start(plugin: FakePlugin): Promise<void> {
-  h = await harness();
-  await h.manager.addResource(plugin);
-  await h.kubelet.waitForRegistration(plugin.resourceName);
+  h = await harnessWith(plugin);
 }
 
 test('one ContainerAllocateResponse per container request, in order, each for its own IDs', async () => {

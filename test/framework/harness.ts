@@ -1,6 +1,11 @@
 /** A kubelet simulator plus a PluginManager in one temp dir, torn down together. */
-import { PluginManager, silentLogger, type ManagerOptions } from '../../plugins/framework';
-import { KubeletSimulator } from '../../simulator/kubelet';
+import {
+  PluginManager,
+  silentLogger,
+  type ManagerOptions,
+  type ResourcePlugin,
+} from '../../plugins/framework';
+import { KubeletSimulator, type KubeletSimulatorOptions } from '../../simulator/kubelet';
 import { removeDir, tempDir } from '../helpers/tmp';
 
 export interface Harness {
@@ -11,10 +16,17 @@ export interface Harness {
 }
 
 export async function harness(
-  options: Partial<ManagerOptions> & { startKubelet?: boolean } = {},
+  options: Partial<ManagerOptions> & {
+    startKubelet?: boolean;
+    kubelet?: Partial<KubeletSimulatorOptions>;
+  } = {},
 ): Promise<Harness> {
   const dir = tempDir();
-  const kubelet = new KubeletSimulator({ devicePluginDir: dir, podResourcesSocket: `${dir}/pr.sock` });
+  const kubelet = new KubeletSimulator({
+    devicePluginDir: dir,
+    podResourcesSocket: `${dir}/pr.sock`,
+    ...options.kubelet,
+  });
   if (options.startKubelet !== false) await kubelet.start();
   const manager = new PluginManager({
     devicePluginDir: dir,
@@ -33,4 +45,12 @@ export async function harness(
       removeDir(dir);
     },
   };
+}
+
+/** A harness with one plugin added and registered with the simulated kubelet. */
+export async function harnessWith(plugin: ResourcePlugin): Promise<Harness> {
+  const h = await harness();
+  await h.manager.addResource(plugin);
+  await h.kubelet.waitForRegistration(plugin.resourceName);
+  return h;
 }

@@ -11,7 +11,8 @@ import {
   type WireRegisterRequest,
 } from '../../plugins/framework/proto';
 import { FakePlugin, healthy } from '../helpers/fake-plugin';
-import { eventually, removeDir, tempDir } from '../helpers/tmp';
+import { eventually, removeDir, sleep, tempDir } from '../helpers/tmp';
+import type { RegisterCall } from '../../simulator/kubelet';
 import { harness, type Harness } from './harness';
 
 const RESOURCE = 'example.com/dev';
@@ -121,14 +122,89 @@ test('our socket deleted while Register is in flight is served again at once, so
   const manager = new PluginManager({ devicePluginDir: dir, log: silentLogger, pollIntervalMs: 60_000 });
   try {
     await manager.addResource(new FakePlugin(RESOURCE, healthy('a')));
-    // Well inside the kubelet's 4 s dial timeout: nobody waited it out. The re-served socket gets its
-    // own Register call beside the first (which the kubelet could still complete, by path).
+    // Well inside the kubelet's 4 s dial timeout: nobody waited it out. The kubelet dials by path, so
+    // its one Register completes on the re-served socket: no second Register for the same kubelet.
     await eventually(() => manager.status()[0].registered, 2000, 'registration');
-    expect(registerCalls.length).toBeLessThanOrEqual(2);
+    await sleep(300);
+    expect(registerCalls.length).toBe(1);
     expect(fs.statSync(path.join(dir, socketNameFor(RESOURCE))).isSocket()).toBe(true);
   } finally {
     await manager.stop();
     server.forceShutdown();
     removeDir(dir);
   }
+});
+
+/** Register calls per kubelet generation, from the simulator's record. */
+function callsPerGeneration(calls: RegisterCall[]): Map<number, RegisterCall[]> {
+  const byGeneration = new Map<number, RegisterCall[]>();
+  for (const call of calls)
+    byGeneration.set(call.generation, [...(byGeneration.get(call.generation) ?? []), call]);
+  return byGeneration;
+}
+
+describe('exactly one Register per kubelet generation (kubelet 1.37 refuses a second)', () => {
+  test('a killed kubelet leaves its dead kubelet.sock behind: 20 restarts, one Register each', async () => {
+    h = await harness({ pollIntervalMs: 60_000, kubelet: { kubeletVersion: '1.37' } });
+    await h.manager.addResource(new FakePlugin(RESOURCE, healthy('a')));
+    await h.kubelet.waitForRegistration(RESOURCE);
+    for (let i = 1; i <= 20; i++) {
+      await h.kubelet.kill({ staleSocket: true });
+      await sleep(i % 4 === 0 ? 150 : 5); // sometimes long enough for an attempt on the dead socket
+      await h.kubelet.startAfterKill();
+      await reregistered(i);
+    }
+    await sleep(300); // any straggling attempt would land now
+    const calls = h.kubelet.registerCalls;
+    expect(calls.filter((c) => !c.accepted)).toEqual([]);
+    expect(calls).toHaveLength(21);
+    for (const [, perGeneration] of callsPerGeneration(calls)) expect(perGeneration).toHaveLength(1);
+    expect(h.manager.status()[0]).toMatchObject({ registered: true, streaming: true });
+  });
+
+  test('restarts 10 ms apart: never two Register calls for one kubelet, the last one registered', async () => {
+    h = await harness({ pollIntervalMs: 60_000, kubelet: { kubeletVersion: '1.37' } });
+    await h.manager.addResource(new FakePlugin(RESOURCE, healthy('a')));
+    await h.kubelet.waitForRegistration(RESOURCE);
+    for (let i = 0; i < 10; i++) {
+      await h.kubelet.kill({ staleSocket: i % 2 === 0 });
+      await h.kubelet.startAfterKill();
+      await sleep(10);
+    }
+    const last = h.kubelet.generation;
+    await h.kubelet.waitFor(
+      () => h.kubelet.registerCalls.some((c) => c.generation === last && c.accepted),
+      3000,
+      'registration with the last kubelet',
+    );
+    await sleep(300);
+    const calls = h.kubelet.registerCalls;
+    expect(calls.filter((c) => !c.accepted)).toEqual([]);
+    for (const [, perGeneration] of callsPerGeneration(calls)) expect(perGeneration).toHaveLength(1);
+    await eventually(() => h.manager.ready(), 2000, 'manager ready');
+  });
+
+  test('the kubelet drops our stream while both sockets stay: one Register brings the plugin back', async () => {
+    h = await harness({ pollIntervalMs: 60_000, kubelet: { kubeletVersion: '1.37' } });
+    await h.manager.addResource(new FakePlugin(RESOURCE, healthy('a')));
+    await h.kubelet.waitForRegistration(RESOURCE);
+    h.kubelet.dropStream(RESOURCE);
+    expect(h.kubelet.allocatable(RESOURCE)).toBe(0);
+    await reregistered(1);
+    await sleep(1500); // longer than the re-stream grace: no second attempt follows
+    expect(h.kubelet.registerCalls.map((c) => c.accepted)).toEqual([true, true]);
+    expect(h.manager.status()[0]).toMatchObject({ registered: true, streaming: true });
+  });
+
+  test('a plugin that starts while the kubelet still holds a dead client is retried until accepted', async () => {
+    h = await harness({ pollIntervalMs: 60_000, kubelet: { kubeletVersion: '1.37' } });
+    const first = new PluginManager({ devicePluginDir: h.dir, log: silentLogger, pollIntervalMs: 60_000 });
+    await first.addResource(new FakePlugin(RESOURCE, healthy('a')));
+    await h.kubelet.waitForRegistration(RESOURCE);
+    await first.stop(); // its stream ends: the kubelet forgets the client
+    await h.kubelet.waitFor(() => !h.kubelet.resource(RESOURCE)?.connected, 2000, 'disconnect');
+    await h.manager.addResource(new FakePlugin(RESOURCE, healthy('a', 'b')));
+    await h.kubelet.waitFor(() => h.kubelet.allocatable(RESOURCE) === 2, 3000, 'second plugin');
+    expect(h.kubelet.registerCalls.map((c) => c.accepted)).toEqual([true, true]);
+  });
 });

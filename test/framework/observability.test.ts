@@ -1,6 +1,8 @@
-import * as http from 'http';
+import type * as http from 'http';
 import { createLogger, parseListenAddress, startHttpServer } from '../../plugins/framework';
-import { FakePlugin } from '../helpers/fake-plugin';
+import { FakePlugin, healthy } from '../helpers/fake-plugin';
+import { httpGet as get } from '../helpers/http';
+import { eventually } from '../helpers/tmp';
 import { harness, type Harness } from './harness';
 
 let h: Harness;
@@ -10,18 +12,6 @@ afterEach(async () => {
   server = undefined;
   if (h) await h.close();
 });
-
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
-}
 
 test('/healthz, /readyz (503 until registered and streaming) and /metrics', async () => {
   h = await harness({ startKubelet: false });
@@ -78,6 +68,46 @@ test('/readyz: not ready until the family has started; then ready even with no r
   expect(await get(port, '/readyz')).toEqual({
     status: 200,
     body: JSON.stringify({ ready: true, resources: [] }) + '\n',
+  });
+});
+
+test('/readyz lists what a plugin reports as wrong, without making it unready', async () => {
+  h = await harness();
+  server = await startHttpServer('127.0.0.1:0', h.manager, createLogger({ write: () => undefined }));
+  const port = (server.address() as { port: number }).port;
+  const stuck = {
+    type: 'InterfaceNotMoved',
+    device: 'a',
+    message: 'still on the host',
+    since: '2026-12-04T17:00:00.000Z',
+  };
+  await h.manager.addResource(
+    new FakePlugin('example.com/reporting', healthy('a'), { conditions: () => [stuck] }),
+  );
+  await h.manager.addResource(
+    new FakePlugin('example.com/broken', healthy('b'), {
+      conditions: () => {
+        throw new Error('boom');
+      },
+    }),
+  );
+  await h.manager.addResource(new FakePlugin('example.com/quiet', healthy('c')));
+  await eventually(() => h.manager.ready(), 5000, 'every resource to be streamed');
+
+  const res = await get(port, '/readyz');
+  expect(res.status).toBe(200);
+  const byName = Object.fromEntries(
+    (JSON.parse(res.body).resources as { resource: string; conditions: unknown[] }[]).map((r) => [
+      r.resource,
+      r.conditions,
+    ]),
+  );
+  expect(byName).toEqual({
+    'example.com/reporting': [stuck],
+    'example.com/broken': [
+      expect.objectContaining({ type: 'ConditionsUnavailable', message: expect.stringContaining('boom') }),
+    ],
+    'example.com/quiet': [],
   });
 });
 

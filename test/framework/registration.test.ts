@@ -1,6 +1,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { MAX_SOCKET_NAME_LENGTH, PluginManager, silentLogger, socketNameFor } from '../../plugins/framework';
+import {
+  MAX_SOCKET_NAME_LENGTH,
+  PluginManager,
+  createLogger,
+  silentLogger,
+  socketNameFor,
+} from '../../plugins/framework';
 import { FakePlugin, healthy } from '../helpers/fake-plugin';
 import { removeDir, sleep, tempDir } from '../helpers/tmp';
 import { harness, type Harness } from './harness';
@@ -96,12 +102,31 @@ test('with no kubelet at start, it serves and registers as soon as kubelet.sock 
 test('when the kubelet refuses, registration is retried with backoff and counted', async () => {
   h = await harness({ registerTimeoutMs: 50 });
   // A kubelet socket file that nobody answers on: every attempt fails until the kubelet is back.
-  await h.kubelet.stop();
-  fs.writeFileSync(path.join(h.dir, 'kubelet.sock'), '');
+  await h.kubelet.kill({ staleSocket: true });
+  expect(fs.statSync(path.join(h.dir, 'kubelet.sock')).isSocket()).toBe(true);
   await h.manager.addResource(new FakePlugin(RESOURCE, healthy('a')));
   await sleep(300);
   const failures = await h.manager.metrics.registrationFailures.get();
   expect(failures.values[0]?.value ?? 0).toBeGreaterThanOrEqual(2);
+  await h.kubelet.startAfterKill();
+  await h.kubelet.waitForRegistration(RESOURCE, 3000);
+});
+
+test('a kubelet.sock that is not a socket is reported once as such, and never dialled', async () => {
+  const lines: string[] = [];
+  h = await harness({ log: createLogger({ write: (line) => lines.push(line) }) });
+  await h.kubelet.stop();
+  fs.rmSync(path.join(h.dir, 'kubelet.sock'), { force: true });
+  fs.writeFileSync(path.join(h.dir, 'kubelet.sock'), '');
+  await h.manager.addResource(new FakePlugin(RESOURCE, healthy('a')));
+  fs.utimesSync(path.join(h.dir, 'kubelet.sock'), new Date(), new Date()); // an event: looked at again
+  await sleep(200);
+  const warnings = lines.map((l) => JSON.parse(l)).filter((r) => /is not a socket/.test(r.msg));
+  expect(warnings).toHaveLength(1);
+  expect(warnings[0]).toMatchObject({ level: 'warn', kubeletSocket: path.join(h.dir, 'kubelet.sock') });
+  const failures = await h.manager.metrics.registrationFailures.get();
+  expect(failures.values[0]?.value ?? 0).toBe(0);
+  fs.rmSync(path.join(h.dir, 'kubelet.sock'));
   await h.kubelet.start();
   await h.kubelet.waitForRegistration(RESOURCE, 3000);
 });

@@ -15,16 +15,20 @@ export class FakePlugin implements ResourcePlugin {
   constructor(
     readonly resourceName: string,
     private devices: Device[],
-    private readonly extra: Partial<Pick<ResourcePlugin, 'preferredAllocation' | 'preStartContainer'>> & {
+    private readonly extra: Partial<
+      Pick<ResourcePlugin, 'preferredAllocation' | 'preStartContainer' | 'conditions'>
+    > & {
       allocate?: (ids: string[]) => ContainerAllocation | Promise<ContainerAllocation>;
     } = {},
   ) {
     if (extra.preferredAllocation) this.preferredAllocation = extra.preferredAllocation;
     if (extra.preStartContainer) this.preStartContainer = extra.preStartContainer;
+    if (extra.conditions) this.conditions = extra.conditions;
   }
 
   preferredAllocation?: (request: PreferredAllocationRequest) => string[];
   preStartContainer?: (ids: string[]) => Promise<void> | void;
+  conditions?: ResourcePlugin['conditions'];
 
   start(publish: DeviceListener): void {
     this.publish = publish;

@@ -3,7 +3,7 @@
  * NFD label, probes, the CEX and netdevice specifics, the NFD rules and NADs, and use as a library.
  */
 import { App, Chart } from 'cdk8s';
-import { CxiPlugin, NODE_LABELS, TdxPlugin } from '../../synth';
+import { CxiPlugin, EXAMPLE_CXI_NICS, NODE_LABELS, TdxPlugin } from '../../synth';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -180,7 +180,7 @@ test('each plugin mounts only the host paths it reads', () => {
     '/dev': '/dev',
     '/var/tmp/shadowsysfs': '/var/tmp/shadowsysfs',
     '/var/lib/kubelet/pod-resources (ro)': '/var/lib/kubelet/pod-resources',
-    '/config (ro)': 'configMap:cex-resources-config',
+    '/config (ro)': 'configMap:kube-device-plugins-cex-resources-config',
   });
 });
 
@@ -263,7 +263,10 @@ test('CEX gets its node name, its env and its ConfigMap generated from the typed
   expect(env).toContainEqual({ name: 'CCS_JSON_FILE', value: '/config/cex_resources.json' });
   expect(env).toContainEqual({ name: 'APQN_CHECK_INTERVAL', value: '60' });
   expect(env).toContainEqual({ name: 'APQN_LIVE_SYSFS', value: '0' });
-  const config = find(custom, 'ConfigMap', 'cex-resources-config').data as Record<string, string>;
+  const config = find(custom, 'ConfigMap', 'kube-device-plugins-cex-resources-config').data as Record<
+    string,
+    string
+  >;
   const sets = JSON.parse(config['cex_resources.json']).cryptoconfigsets;
   expect(sets.map((s: { setname: string; project: string }) => [s.setname, s.project])).toEqual([
     ['ep11-set', 'finance'],
@@ -305,11 +308,14 @@ test('NFD rules label the nodes the DaemonSets select, in namespaces NFD accepts
   expect(JSON.stringify(netdevice.spec)).toContain('"value":["^eth[1-9]$"]');
 });
 
-test('CXI NADs default to upstream: hsn0..3, ipvlan l2, 10.150.10.1/28 … 10.150.13.1/28', () => {
-  const nads = defaults.filter((o) => o.kind === 'NetworkAttachmentDefinition');
+test('CXI NADs are opt-in (IP ranges are site-specific); the upstream example gives hsn0..3, ipvlan l2, 10.150.10.1/28 …', () => {
+  expect(defaults.filter((o) => /^(NetworkAttachmentDefinition|MutatingAdmission)/.test(o.kind))).toEqual([]);
+  const nads = synthObjects({ cxi: { nics: EXAMPLE_CXI_NICS } }).filter(
+    (o) => o.kind === 'NetworkAttachmentDefinition',
+  );
   expect(nads.map((n) => [n.metadata.name, JSON.parse((n.spec as { config: string }).config)])).toEqual(
     [0, 1, 2, 3].map((i) => [
-      `hsn${i}-ipvlan`,
+      `kube-device-plugins-hsn${i}-ipvlan`,
       {
         cniVersion: '0.3.1',
         type: 'ipvlan',
@@ -323,7 +329,7 @@ test('CXI NADs default to upstream: hsn0..3, ipvlan l2, 10.150.10.1/28 … 10.15
 
 test('skips what the cluster cannot serve', () => {
   const bare = synthObjects(
-    {},
+    { tests: { enabled: false } },
     { nodeFeatureRule: '', networkAttachmentDefinition: '', mutatingAdmissionPolicy: '', podMonitor: '' },
   );
   expect([...new Set(bare.map((o) => o.kind))].sort()).toEqual([
@@ -351,8 +357,8 @@ describe('as a library', () => {
       'DaemonSet/kube-device-plugins-tdx',
       'MutatingAdmissionPolicy/kube-device-plugins-cxi-networks',
       'MutatingAdmissionPolicyBinding/kube-device-plugins-cxi-networks',
-      'NetworkAttachmentDefinition/hsn0-ipvlan',
-      'NetworkAttachmentDefinition/hsn1-ipvlan',
+      'NetworkAttachmentDefinition/kube-device-plugins-hsn0-ipvlan',
+      'NetworkAttachmentDefinition/kube-device-plugins-hsn1-ipvlan',
       'NodeFeatureRule/hpc-cxi',
       'NodeFeatureRule/hpc-tdx',
     ]);

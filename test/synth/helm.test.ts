@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ClusterApis, DEFAULT_CLUSTER_APIS, helmApiVersionFlags } from '../../synth/cluster-apis';
 import { resourceNameErrors } from '../../plugins/framework/names';
+import { EXAMPLE_CXI_NICS } from '../../synth/multus';
 import { writeChart } from '../../synth/render';
 import { Helm, K8sObject, helmTemplate, helms, objectKey, runHelm } from './helpers/helm';
 import { CEX_SETS_THE_PLUGIN_REFUSES, VALUE_SETS, synthObjects } from './helpers/synth';
@@ -17,6 +18,9 @@ afterAll(() => fs.rmSync(path.dirname(chartDir), { recursive: true, force: true 
 
 /** `--api-versions` flags for every optional API, as the cdk8s app assumes by default. */
 const ALL_APIS = helmApiVersionFlags(DEFAULT_CLUSTER_APIS).filter((flag) => flag !== '--api-versions');
+
+/** NADs are opt-in: the tests that want them give the upstream example NICs. */
+const WITH_NICS = { cxi: { nics: EXAMPLE_CXI_NICS } };
 
 const NO_APIS: ClusterApis = {
   nodeFeatureRule: '',
@@ -91,9 +95,9 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
   });
 
   test('a disabled plugin leaves no object behind', () => {
-    const all = helmTemplate(helm, chartDir, { apiVersions: ALL_APIS }).objects;
+    const all = helmTemplate(helm, chartDir, { values: WITH_NICS, apiVersions: ALL_APIS }).objects;
     const withoutCxi = helmTemplate(helm, chartDir, {
-      values: { cxi: { enabled: false } },
+      values: { cxi: { enabled: false, nics: EXAMPLE_CXI_NICS } },
       apiVersions: ALL_APIS,
     });
     const cxiObjects = all.filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'cxi');
@@ -113,14 +117,16 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
   });
 
   test('without the optional APIs, their objects are skipped and NOTES says why', () => {
-    const bare = helmTemplate(helm, chartDir, { values: { podMonitor: { enabled: true } } });
+    const bare = helmTemplate(helm, chartDir, {
+      values: { ...WITH_NICS, podMonitor: { enabled: true }, tests: { enabled: false } },
+    });
     expect(kinds(bare.objects)).toEqual([
       'ConfigMap',
       'DaemonSet',
       'ValidatingAdmissionPolicy',
       'ValidatingAdmissionPolicyBinding',
     ]);
-    const notes = renderNotes(helm, { podMonitor: { enabled: true } });
+    const notes = renderNotes(helm, { ...WITH_NICS, podMonitor: { enabled: true } });
     expect(notes).toContain('tdx: intel.feature.node.kubernetes.io/tdx-guest=enabled');
     for (const skipped of [
       'NodeFeatureRules skipped',
@@ -133,14 +139,28 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
     expect(renderNotes(helm, { podMonitor: { enabled: true } }, ALL_APIS)).not.toContain('skipped');
   });
 
+  test('NOTES says which netdevice mode is set (hooks by default) and how to switch', () => {
+    const daemonSet = helmTemplate(helm, chartDir, {}).objects.find(
+      (o) => o.kind === 'DaemonSet' && o.metadata.name.includes('netdevice'),
+    ) as unknown as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+    expect(daemonSet.spec.template.spec.containers[0].args).toContain('--cdi-mode=hooks');
+    const notes = renderNotes(helm, {});
+    expect(notes).toContain('netdevice moves interfaces into pods with cdiMode=hooks.');
+    expect(notes).toContain('--set netdevice.cdiMode=netdevices');
+    expect(renderNotes(helm, { netdevice: { cdiMode: 'netdevices' } })).toContain('with cdiMode=netdevices.');
+    expect(renderNotes(helm, { netdevice: { enabled: false } })).not.toContain('cdiMode');
+  });
+
   test('each optional API is detected from its own --api-versions entry', () => {
-    const only = (flag: string) => kinds(helmTemplate(helm, chartDir, { apiVersions: [flag] }).objects);
+    const only = (flag: string) =>
+      kinds(helmTemplate(helm, chartDir, { values: WITH_NICS, apiVersions: [flag] }).objects);
     expect(only('nfd.k8s-sigs.io/v1alpha1')).toContain('NodeFeatureRule'); // a bare group/version suffices for CRDs
     expect(only('k8s.cni.cncf.io/v1/NetworkAttachmentDefinition')).toContain('NetworkAttachmentDefinition');
     // admissionregistration.k8s.io/v1beta1 is in Helm's built-in list: only the Kind entry counts.
     expect(only('admissionregistration.k8s.io/v1beta1')).not.toContain('MutatingAdmissionPolicy');
     for (const version of ['v1', 'v1beta1', 'v1alpha1']) {
       const objects = helmTemplate(helm, chartDir, {
+        values: WITH_NICS,
         apiVersions: [`admissionregistration.k8s.io/${version}/MutatingAdmissionPolicy`],
       }).objects.filter((o) => o.kind.startsWith('MutatingAdmissionPolicy'));
       expect(objects.map((o) => o.apiVersion)).toEqual([
@@ -253,7 +273,7 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
       ];
       const values = { cxi: { nics } };
       const message =
-        'cxi.nics: master "hsn0" appears more than once; masters must be unique (each NIC gets one NetworkAttachmentDefinition, <master>-ipvlan)';
+        'cxi.nics: master "hsn0" appears more than once; masters must be unique (each NIC gets one NetworkAttachmentDefinition, <release>-<master>-ipvlan)';
       expect(() => synthObjects(values, apis)).toThrow(message);
       const apiVersions = helmApiVersionFlags(apis).filter((flag) => flag !== '--api-versions');
       const result = helmTemplate(helm, chartDir, { values, apiVersions });

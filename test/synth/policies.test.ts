@@ -2,6 +2,7 @@
  * The admission policies, evaluated with a real CEL engine against sample pods (see helpers/admission.ts).
  */
 import { NETWORKS_ANNOTATION } from '../../policies/cxi-networks';
+import { EXAMPLE_CXI_NICS } from '../../synth/multus';
 import { K8sObject } from './helpers/helm';
 import { AdmissionRequest, mutate, validate } from './helpers/admission';
 import { VALUE_SETS, find, synthObjects } from './helpers/synth';
@@ -23,14 +24,21 @@ function pod(spec: Containers & { annotations?: Record<string, string> }) {
   };
 }
 
+/**
+ * A container asking for one `resource`, as the API server accepts it: an extended resource needs a limit (its
+ * request, when given, equal to it). `limits` alone leaves the request to defaulting.
+ */
 const requesting = (resource: string, field: 'requests' | 'limits' = 'requests') => ({
-  name: 'main',
+  name: resource.replace(/[^a-z0-9]+/g, '-'),
   image: 'app',
-  resources: { [field]: { [resource]: '1' } },
+  resources:
+    field === 'requests'
+      ? { requests: { [resource]: '1' }, limits: { [resource]: '1' } }
+      : { limits: { [resource]: '1' } },
 });
 
 describe('CXI networks MutatingAdmissionPolicy', () => {
-  const objects = synthObjects();
+  const objects = synthObjects({ cxi: { nics: EXAMPLE_CXI_NICS } });
   const policy = find(objects, 'MutatingAdmissionPolicy', 'kube-device-plugins-cxi-networks');
   const expectedNetworks = objects
     .filter((o) => o.kind === 'NetworkAttachmentDefinition')
@@ -115,7 +123,7 @@ describe('CXI networks MutatingAdmissionPolicy', () => {
       CREATE_IN('hpc'),
     );
     expect(JSON.parse(networksOf(result))).toEqual([
-      { interface: 'hsn2', name: 'hsn2-ipvlan', namespace: 'kube-system' },
+      { interface: 'hsn2', name: 'kube-device-plugins-hsn2-ipvlan', namespace: 'kube-system' },
     ]);
   });
 });

@@ -115,7 +115,7 @@ describe('CEX Allocate', () => {
     withCex({}, async (h) => {
       await h.kubelet.waitForRegistration(RED);
       await expect(h.kubelet.allocate(RED, [['apqn-1-6-0', 'apqn-1-6-1']])).rejects.toThrow(
-        /a container can use one CEX device only .* 2 were requested: apqn-1-6-0, apqn-1-6-1/,
+        /a container can use one CEX device only .* 2 were requested: "apqn-1-6-0", "apqn-1-6-1"/,
       );
       await expect(h.kubelet.allocate(RED, [['apqn-1-6-7']])).rejects.toThrow(
         /unknown device IDs .*"apqn-1-6-7"/,

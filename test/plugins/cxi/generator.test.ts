@@ -134,6 +134,18 @@ describeAsRoot('cxi-cdi-generator', () => {
     expect(fs.readFileSync(specFile(), 'utf8')).toBe(written);
   });
 
+  test('--dry-run with a missing library dir (any non-HPE host): warns, leaves those mounts out, exits 0', () => {
+    fx = fixture();
+    const noOfi = path.join(fx.root, 'no-ofi');
+    const dry = generate(['--dry-run'], { ...rootEnv(fx), OFI_ROOT: noOfi });
+    expect(dry.code).toBe(0);
+    expect(dry.stderr).toMatch(new RegExp(`WARN .*library directory missing.*dir=${noOfi}`));
+    const mounts = JSON.stringify((yaml.load(dry.stdout) as CdiSpec).containerEdits?.mounts ?? []);
+    expect(mounts).not.toContain(noOfi);
+    expect(mounts).toContain(fx.cxiRoot); // the libcxi files that do exist are still mounted
+    expect(fs.existsSync(fx.cdiDir)).toBe(false);
+  });
+
   test('no NIC left: the stale spec is removed (nothing would resolve from it)', () => {
     fx = fixture();
     expect(generate([]).code).toBe(0);

@@ -149,6 +149,33 @@ describeAsRoot('CXI plugin through the kubelet', () => {
     expect(await allocateError([['1']])).toMatch(/unknown device IDs for beta.hpe.com\/cxi: "1"/);
   });
 
+  test('GetPreferredAllocation on inconsistent input (issue 12): INVALID_ARGUMENT naming the problem', async () => {
+    fx = fixture();
+    await start(['--virtual-devices=2']);
+    const refused = (request: { available: string[]; mustInclude?: string[]; size: number }) =>
+      kubelet.preferredAllocation(RESOURCE, [request]).then(
+        (answer) => `answered ${JSON.stringify(answer)}`,
+        (err: { code: number; details: string }) => `${err.code}: ${err.details}`,
+      );
+    // The issue's two reproductions: they used to return [1-1] (not available) and 3 IDs for size 1.
+    expect(await refused({ available: ['0-0', '0-1'], mustInclude: ['1-1'], size: 1 })).toMatch(
+      /^3: .*must_include_deviceIDs not in available_deviceIDs: "1-1"/,
+    );
+    expect(
+      await refused({ available: ['0-0', '0-1', '1-0'], mustInclude: ['0-0', '0-1', '1-0'], size: 1 }),
+    ).toMatch(/^3: .*must_include_deviceIDs has 3 IDs, more than allocation_size 1/);
+    expect(await refused({ available: ['0-0', '0-0'], size: 1 })).toMatch(/^3: .*lists IDs twice: "0-0"/);
+    expect(await refused({ available: ['0-0'], size: 2 })).toMatch(
+      /^3: .*allocation_size 2 is more than the 1/,
+    );
+    expect(await refused({ available: ['0-0'], size: 0 })).toMatch(
+      /^3: .*allocation_size 0 must be at least 1/,
+    );
+    expect(await refused({ available: ['0-0', '0-1', '1-0'], mustInclude: ['0-1'], size: 2 })).toBe(
+      'answered [["0-1","1-0"]]',
+    );
+  });
+
   test('hot-plug: NICs added or removed show up in ListAndWatch without a restart', async () => {
     fx = fixture();
     await start(['--rescan-interval=1h']); // the devfs and class/cxi watches alone must notice

@@ -247,14 +247,20 @@ describeAsRoot('DeviceNodeResource', () => {
     expect(fs.existsSync(file)).toBe(false); // a spec needs at least one device
   });
 
-  test('a CDI dir that cannot be written fails the start', async () => {
+  test('a CDI dir that cannot be written: served, but Allocate refused naming the spec and why', async () => {
     char('n0');
     fs.writeFileSync(box.cdiDir, 'not a directory');
     const resource = new DeviceNodeResource(
       { resourceName: RES, devfsRoot: box.devfsRoot, log, cdi: { dir: box.cdiDir, kind: RES } },
       globSet('n*'),
     );
-    await expect(manager.addResource(resource)).rejects.toThrow(/EEXIST|ENOTDIR/);
+    await manager.addResource(resource);
+    await box.kubelet.waitForRegistration(RES);
+    expect(resource.unreadyReason()).toMatch(/EEXIST|ENOTDIR/);
+    await expect(box.kubelet.allocate(RES, [['n0']])).rejects.toMatchObject({
+      code: 9,
+      details: expect.stringMatching(/CDI spec .*\.yaml cannot be written \(.*(EEXIST|ENOTDIR)/),
+    });
   });
 
   test('reconfigure switches the node set in place, without re-registering', async () => {

@@ -25,17 +25,9 @@ function moveBack(link: string, netns: string): void {
 describeNet('netdevice Allocate and interfaces held by pods', () => {
   const suite = netdeviceSuite();
 
-  function upVeths(count: number): string[] {
-    return Array.from({ length: count }, () => {
-      const { host } = suite.net.veth();
-      ip('link', 'set', host, 'up');
-      return host;
-    });
-  }
-
   test('Allocate returns the requested interfaces as qualified CDI names; bad IDs are errors naming them', async () => {
     const { net } = suite;
-    const [a, b, c] = upVeths(3);
+    const [a, b, c] = suite.net.upVeths(3);
     const down = net.veth().host;
     const nd = await suite.startOffering();
 
@@ -55,7 +47,7 @@ describeNet('netdevice Allocate and interfaces held by pods', () => {
 
   test('an interface moved into a pod stays advertised while the pod holds it, and is offered again once back', async () => {
     const { net } = suite;
-    const [held, free] = upVeths(2);
+    const [held, free] = suite.net.upVeths(2);
     const podNs = net.netns();
     const otherNs = net.netns();
     const nd = await suite.startOffering(['--rescan-interval', '1h']);
@@ -86,7 +78,7 @@ describeNet('netdevice Allocate and interfaces held by pods', () => {
 
   test('an interface whose pod is gone and which never came back is withdrawn at the next rescan', async () => {
     const { net } = suite;
-    const [link, other] = upVeths(2);
+    const [link, other] = suite.net.upVeths(2);
     const podNs = net.netns();
     const nd = await suite.startOffering(['--rescan-interval', '200ms']);
     await nd.kubelet.allocate(RESOURCE, [[link]], POD);
@@ -98,7 +90,7 @@ describeNet('netdevice Allocate and interfaces held by pods', () => {
 
   test('after a restart, interfaces already held by pods are advertised from the start', async () => {
     const { net } = suite;
-    const [inPod, onHost] = upVeths(2);
+    const [inPod, onHost] = suite.net.upVeths(2);
     moveToPod(inPod, net.netns());
     const before = await suite.startOffering(['--rescan-interval', '1h']);
     // A plugin with no pods to ask about does not advertise it…
@@ -114,7 +106,7 @@ describeNet('netdevice Allocate and interfaces held by pods', () => {
 
   test('a PodResources API that does not answer: an interface that leaves stays listed, unallocatable', async () => {
     const { net } = suite;
-    const [link] = upVeths(1);
+    const [link] = suite.net.upVeths(1);
     // The kubelet's socket is there but nothing answers on it (say, the kubelet is restarting).
     const dir = tempDir('kdr-');
     const dead = path.join(dir, 'pr.sock');
@@ -133,7 +125,7 @@ describeNet('netdevice Allocate and interfaces held by pods', () => {
 
   test('no PodResources socket at all: an interface that leaves is withdrawn, with one warning', async () => {
     const { net } = suite;
-    const [link, other] = upVeths(2);
+    const [link, other] = suite.net.upVeths(2);
     const nd = await suite.startOffering([
       '--rescan-interval',
       '1h',

@@ -21,7 +21,7 @@ describeNet('netdevice CDI spec', () => {
     const { net } = suite;
     const first = net.veth().host;
     ip('link', 'set', first, 'up');
-    const nd = await suite.startOffering(['--rescan-interval', '1h']);
+    const nd = await suite.startOffering(['--cdi-mode', 'netdevices', '--rescan-interval', '1h']);
     const file = nd.specPath();
     const spec = readCdiSpec(file)!;
     expectValid(spec);

@@ -55,6 +55,15 @@ export class NetFixture {
     return { host, peer };
   }
 
+  /** `count` veth pairs, each `a` side administratively up; returns the `a` sides. */
+  upVeths(count: number): string[] {
+    return Array.from({ length: count }, () => {
+      const { host } = this.veth();
+      ip('link', 'set', host, 'up');
+      return host;
+    });
+  }
+
   /** A named network namespace (/var/run/netns/<name>). */
   netns(): string {
     const name = `${this.prefix}n${this.counter++}`;

@@ -131,6 +131,7 @@ describe('flags', () => {
     [['--interfaces', 'eth', '--hook-dir', 'opt/cdi'], /--hook-dir: "opt\/cdi" is not an absolute path/],
     [['--interfaces', 'eth', '--resource-name', 'nic'], /--resource-name: "nic" has no domain prefix/],
     [['--interfaces', 'eth', '--rescan-interval', '0s'], /--rescan-interval: "0s" must be positive/],
+    [['--interfaces', 'eth', '--move-grace-period', 'soon'], /--move-grace-period: "soon" is not a duration/],
   ])('%j is a usage error naming the flag', async (args, message) => {
     const started = start(args);
     await expect(started).rejects.toThrow(UsageError);
@@ -148,6 +149,7 @@ describe('flags', () => {
       ['--cdi-mode', 'CDI_MODE'],
       ['--hook-dir', 'HOOK_DIR'],
       ['--rescan-interval', 'NETDEVICE_RESCAN_INTERVAL'],
+      ['--move-grace-period', 'NETDEVICE_MOVE_GRACE_PERIOD'],
       ['--cdi-dir', 'CDI_DIR'],
       ['--pod-resources-socket', 'POD_RESOURCES_SOCKET'],
     ]) {

@@ -87,7 +87,12 @@ export function runHelm(helm: Helm, args: string[]): HelmResult {
   }
 }
 
+/** The release name `helmTemplate` renders with by default: the chart's name, so fullname is that too. */
+export const TEST_RELEASE = 'kube-device-plugins';
+
 export interface TemplateOptions {
+  /** Default {@link TEST_RELEASE}. */
+  readonly release?: string;
   readonly values?: unknown;
   readonly apiVersions?: string[];
   readonly namespace?: string;
@@ -96,7 +101,13 @@ export interface TemplateOptions {
 
 /** `helm template`; returns the result and, on success, the rendered objects. */
 export function helmTemplate(helm: Helm, chartDir: string, options: TemplateOptions = {}) {
-  const args = ['template', 'kdp', chartDir, '--namespace', options.namespace ?? 'kube-system'];
+  const args = [
+    'template',
+    options.release ?? TEST_RELEASE,
+    chartDir,
+    '--namespace',
+    options.namespace ?? 'kube-system',
+  ];
   let valuesFile: string | undefined;
   if (options.values !== undefined) {
     valuesFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-values-')), 'values.yaml');

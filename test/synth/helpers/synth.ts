@@ -3,12 +3,24 @@ import { App } from 'cdk8s';
 import { KubeDevicePluginsChart } from '../../../synth/chart';
 import { ClusterApis, DEFAULT_CLUSTER_APIS } from '../../../synth/cluster-apis';
 import { ChartValues, defaultValues, mergeValues } from '../../../synth/values';
-import { K8sObject } from './helm';
+import { K8sObject, TEST_RELEASE } from './helm';
 
-/** The objects `cdk8s synth` makes from these value overrides (merged over the defaults as Helm does). */
-export function synthObjects(overrides: unknown = {}, apis: ClusterApis = DEFAULT_CLUSTER_APIS): K8sObject[] {
+/**
+ * The objects `cdk8s synth` makes from these value overrides (merged over the defaults as Helm does), for the
+ * release `helmTemplate` renders by default (named as the chart, so names are `kube-device-plugins-<component>`).
+ */
+export function synthObjects(
+  overrides: unknown = {},
+  apis: ClusterApis = DEFAULT_CLUSTER_APIS,
+  releaseName = TEST_RELEASE,
+): K8sObject[] {
   const values = mergeValues(defaultValues(), overrides) as ChartValues;
-  const chart = new KubeDevicePluginsChart(new App(), 'kube-device-plugins', { values, apis });
+  const chart = new KubeDevicePluginsChart(new App(), 'kube-device-plugins', {
+    values,
+    apis,
+    releaseName,
+    managedBy: 'Helm',
+  });
   return chart.toJson() as K8sObject[];
 }
 
@@ -129,6 +141,34 @@ export const VALUE_SETS: Record<string, unknown> = {
       ],
     },
   },
+  'helm-conventions': {
+    fullnameOverride: 'devices',
+    image: { tag: '', digest: `sha256:${'ab'.repeat(32)}` },
+    imagePullSecrets: [{ name: 'regcred' }],
+    kubeletRootDir: '/var/snap/microk8s/common/var/lib/kubelet',
+    podAnnotations: { 'example.com/team': 'platform', 'example.com/both': 'global' },
+    podLabels: { tier: 'node-agent' },
+    affinity: {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [
+            { matchExpressions: [{ key: 'example.com/pool', operator: 'In', values: ['hpc'] }] },
+          ],
+        },
+      },
+    },
+    tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'hpc', effect: 'NoSchedule' }],
+    priorityClassName: '',
+    updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%' } },
+    cxi: {
+      nics: [{ master: 'hsn0', mode: 'l2', range: '10.0.0.0/24' }],
+      podAnnotations: { 'example.com/both': 'cxi' },
+      podLabels: { 'app.kubernetes.io/name': 'not-the-selector', cxi: 'yes' },
+      affinity: { podAntiAffinity: {} },
+      priorityClassName: 'hpc-critical',
+      updateStrategy: { type: 'OnDelete' },
+    },
+  },
   'tdx-only': {
     nfd: { enabled: false },
     policies: { enabled: false },
@@ -143,9 +183,7 @@ export const VALUE_SETS: Record<string, unknown> = {
     cex: { configSets: [{ setname: 's1', project: 'p1', apqns: [] }] },
     // Empty maps and lists (null removes a default key, as with helm --set x=null).
     kvm: { tolerations: [], nodeSelector: { 'kube-device-plugins.feature.node.kubernetes.io/kvm': null } },
-    podMonitor: {
-      enabled: true,
-      labels: { 'app.kubernetes.io/name': null, 'app.kubernetes.io/component': null },
-    },
+    podMonitor: { enabled: true },
+    tdx: { nodeSelector: { 'intel.feature.node.kubernetes.io/tdx-guest': null } },
   },
 };

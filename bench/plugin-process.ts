@@ -1,0 +1,137 @@
+/**
+ * A device plugin run as a real process against the kubelet simulator, for benchmarks that compare
+ * plugins (ours and the Go floor) or runtimes (Node majors): spawn → registered time, RSS, Allocate loops.
+ */
+import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as net from 'net';
+import * as path from 'path';
+import { NODE_RUNTIME_FLAGS } from '../plugins/cli/node-flags';
+import type { KubeletSimulator } from '../simulator/kubelet';
+
+export function now(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** VmRSS (field "VmRSS") or its anonymous part ("RssAnon": heap, stacks; not the mapped binary) from /proc. */
+export function rssBytes(pid: number, field: 'VmRSS' | 'RssAnon' = 'VmRSS'): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
+}
+
+/** A free TCP port on loopback (for a plugin's /metrics listener). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** GET http://127.0.0.1:<port><path>: the body. */
+export function httpGet(port: number, urlPath: string): Promise<string> {
+  return new Promise<string>((resolve, reject) =>
+    http
+      .get({ host: '127.0.0.1', port, path: urlPath }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject),
+  );
+}
+
+export interface PluginProcess {
+  child: ChildProcess;
+  resource: string;
+  /** Process spawn → first ListAndWatch list received by the kubelet, ms. */
+  startMs: number;
+  /** Allocate calls made so far through `allocate`. */
+  allocations: number;
+  rss(field?: 'VmRSS' | 'RssAnon'): number;
+  /** `total` Allocate calls of one ID each, `concurrency` in flight; the round trip of each, ms. */
+  allocate(concurrency: number, total: number): Promise<number[]>;
+  stop(): Promise<void>;
+}
+
+/** `total` Allocate calls of one advertised ID each, `concurrency` in flight: the round trip of each, ms. */
+export async function allocateLoop(
+  kubelet: KubeletSimulator,
+  resource: string,
+  concurrency: number,
+  total: number,
+): Promise<number[]> {
+  const ids = kubelet.resource(resource)!.devices.map((d) => d.id);
+  const samples: number[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < total) {
+      const id = ids[next++ % ids.length];
+      const t0 = now();
+      await kubelet.allocate(resource, [[id]]);
+      samples.push(now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return samples;
+}
+
+/** Spawn `command args` and wait until `resource` is registered with `kubelet` and has sent its list. */
+export async function startPluginProcess(
+  kubelet: KubeletSimulator,
+  resource: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<PluginProcess> {
+  const t0 = now();
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'], env });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`${command} ${args.join(' ')} exited with ${code}`))),
+  );
+  exited.catch(() => undefined);
+  await Promise.race([kubelet.waitForRegistration(resource, 20_000), exited]);
+  const startMs = now() - t0;
+  const plugin: PluginProcess = {
+    child,
+    resource,
+    startMs,
+    allocations: 0,
+    rss: (field) => rssBytes(child.pid!, field),
+    async allocate(concurrency, total) {
+      const samples = await allocateLoop(kubelet, resource, concurrency, total);
+      plugin.allocations += total;
+      return samples;
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await gone;
+    },
+  };
+  return plugin;
+}
+
+/** Our kvm plugin as the chart runs it (HTTP listener and CDI on), on the fixture tree under `root`. */
+export const KVM_RESOURCE = 'github.com.ihcsim/kvm';
+export const KVM_ENTRY = path.join(__dirname, '..', '..', 'bin', 'kube-device-plugins.js');
+
+export async function startKvmProcess(
+  kubelet: KubeletSimulator,
+  devicePluginDir: string,
+  root: string,
+  options: { node?: string; nodeFlags?: string[]; httpPort?: number } = {},
+): Promise<PluginProcess> {
+  return startPluginProcess(kubelet, KVM_RESOURCE, options.node ?? process.execPath, [
+    ...(options.nodeFlags ?? NODE_RUNTIME_FLAGS),
+    KVM_ENTRY,
+    'kvm',
+    `--device-plugin-dir=${devicePluginDir}`,
+    `--devfs-root=${path.join(root, 'dev')}`,
+    `--cdi-dir=${path.join(root, 'cdi')}`,
+    `--http-addr=127.0.0.1:${options.httpPort ?? 0}`,
+    '--log-level=error',
+  ]);
+}

@@ -1,0 +1,625 @@
+/**
+ * `npm run e2e:apiserver`: the chart against a real kube-apiserver (and etcd), built from the Go module proxy,
+ * with real Helm 3 and Helm 4. Runs on the newest Kubernetes and on the oldest the chart claims (1.34), with
+ * MutatingAdmissionPolicy served there and without. Prints a table (scenario, result, seconds); exits 1 when a
+ * scenario failed.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as yaml from 'js-yaml';
+import { runChecks } from '../../../chart-test/checks';
+import { writeChart } from '../../../synth/render';
+import { EXAMPLE_CXI_NICS } from '../../../synth/multus';
+import { Helm, helms, runHelm } from '../../synth/helpers/helm';
+import { Cluster, buildBinary } from './cluster';
+
+const UPSTREAM = path.resolve(__dirname, '..', '..', '..', '..', '..', 'shared', 'upstream');
+const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
+
+interface Row {
+  readonly scenario: string;
+  readonly ok: boolean;
+  readonly seconds: number;
+  readonly detail: string;
+}
+const rows: Row[] = [];
+
+async function scenario(name: string, body: () => Promise<string | void>): Promise<boolean> {
+  const started = Date.now();
+  let ok = true;
+  let detail = '';
+  try {
+    detail = (await body()) ?? '';
+  } catch (err) {
+    ok = false;
+    detail = (err as Error).message;
+  }
+  const row = { scenario: name, ok, seconds: (Date.now() - started) / 1000, detail };
+  rows.push(row);
+  console.log(
+    `${ok ? 'PASS' : 'FAIL'} ${name} (${row.seconds.toFixed(1)} s)${detail ? `: ${detail.split('\n')[0]}` : ''}`,
+  );
+  if (!ok && detail.includes('\n')) console.log(detail);
+  return ok;
+}
+
+function check(condition: boolean, message: string): void {
+  if (!condition) throw new Error(message);
+}
+
+// ------------------------------------------------------------------------------------------------ fixtures
+
+/** CEX sets: ep11-set belongs to namespace finance, accel to ml. */
+const CEX_SETS = [
+  { setname: 'ep11-set', project: 'finance', apqns: [{ adapter: 3, domain: 17 }] },
+  { setname: 'accel', project: 'ml', apqns: [{ adapter: 1, domain: 2 }] },
+];
+/** Every optional object on. */
+const EVERYTHING = {
+  cxi: { nics: EXAMPLE_CXI_NICS },
+  podMonitor: { enabled: true },
+  cex: { configSets: CEX_SETS },
+};
+
+function container(name: string, resource?: string) {
+  return {
+    name,
+    image: 'registry.k8s.io/pause:3.10',
+    ...(resource && { resources: { limits: { [resource]: '1' } } }),
+  };
+}
+
+function pod(
+  namespace: string,
+  spec: { containers: object[]; initContainers?: object[]; annotations?: object },
+) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { generateName: 'e2e-', namespace, ...(spec.annotations && { annotations: spec.annotations }) },
+    spec: {
+      automountServiceAccountToken: false,
+      containers: spec.containers,
+      ...(spec.initContainers && { initContainers: spec.initContainers }),
+    },
+  };
+}
+
+/** A server-side dry-run create: the admitted pod, or the refusal's message. */
+async function dryRun(cluster: Cluster, body: ReturnType<typeof pod>) {
+  const response = await cluster.request(
+    'POST',
+    `/api/v1/namespaces/${body.metadata.namespace}/pods?dryRun=All`,
+    body,
+  );
+  return {
+    status: response.status,
+    message: String(response.body.message ?? ''),
+    annotations: ((response.body.metadata as { annotations?: Record<string, string> })?.annotations ??
+      {}) as Record<string, string>,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ helpers
+
+function helm(h: Helm, cluster: Cluster, args: string[]): string {
+  const result = runHelm(h, [...args, '--kubeconfig', cluster.kubeconfig]);
+  if (result.status !== 0) throw new Error(`helm ${args.slice(0, 3).join(' ')}: ${result.stderr.trim()}`);
+  return result.stdout;
+}
+
+function valuesFile(values: unknown): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-e2e-values-')), 'values.yaml');
+  fs.writeFileSync(file, yaml.dump(values));
+  return file;
+}
+
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  spec?: { containers?: Array<{ env?: Array<{ name: string; value?: string }> }> };
+}
+
+function manifests(text: string): Manifest[] {
+  return (yaml.loadAll(text) as Manifest[]).filter(Boolean);
+}
+
+/** The REST path of an object (the kinds the chart makes, plus CRDs). */
+function objectUrl(o: Manifest): string {
+  const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
+  const plural =
+    {
+      NetworkAttachmentDefinition: 'network-attachment-definitions',
+      PodMonitor: 'podmonitors',
+      NodeFeatureRule: 'nodefeaturerules',
+    }[o.kind] ?? `${o.kind.toLowerCase()}s`;
+  const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
+  const ns = o.metadata.namespace ? `/namespaces/${o.metadata.namespace}` : '';
+  return `${base}${ns}/${plural}/${o.metadata.name}`;
+}
+
+async function existing(cluster: Cluster, objects: Manifest[]): Promise<Manifest[]> {
+  const found: Manifest[] = [];
+  for (const o of objects) if ((await cluster.request('GET', objectUrl(o))).status === 200) found.push(o);
+  return found;
+}
+
+const keyOf = (o: Manifest) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
+// ------------------------------------------------------------------------------------------------ set-up
+
+async function applyCrds(cluster: Cluster): Promise<string> {
+  const files = [
+    'node-feature-discovery/nodefeaturerules.nfd.k8s-sigs.io.yaml',
+    'multus/network-attachment-definitions.k8s.cni.cncf.io.yaml',
+    'whereabouts/whereabouts.cni.cncf.io_ippools.yaml',
+    'whereabouts/whereabouts.cni.cncf.io_overlappingrangeipreservations.yaml',
+  ];
+  const crds = files.flatMap((file) => manifests(fs.readFileSync(path.join(UPSTREAM, file), 'utf8')));
+  crds.push(POD_MONITOR_CRD as unknown as Manifest);
+  for (const crd of crds)
+    await cluster.create('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
+  // Established: the group/version answers.
+  for (const gv of [
+    'nfd.k8s-sigs.io/v1alpha1',
+    'k8s.cni.cncf.io/v1',
+    'whereabouts.cni.cncf.io/v1alpha1',
+    'monitoring.coreos.com/v1',
+  ]) {
+    const deadline = Date.now() + 30_000;
+    while ((await cluster.request('GET', `/apis/${gv}`)).status !== 200) {
+      if (Date.now() > deadline) throw new Error(`${gv} not served 30 s after its CRD`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  return `${crds.length} CRDs (PodMonitor: a minimal one, the Prometheus Operator's is not in ../shared/upstream)`;
+}
+
+/** The Prometheus Operator's PodMonitor is not vendored: a minimal CRD of the same group, kind and scope. */
+const POD_MONITOR_CRD = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'podmonitors.monitoring.coreos.com' },
+  spec: {
+    group: 'monitoring.coreos.com',
+    names: { kind: 'PodMonitor', listKind: 'PodMonitorList', plural: 'podmonitors', singular: 'podmonitor' },
+    scope: 'Namespaced',
+    versions: [
+      {
+        name: 'v1',
+        served: true,
+        storage: true,
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+          },
+        },
+      },
+    ],
+  },
+};
+
+const NAMESPACES = ['ns-one', 'ns-two', 'finance', 'ml', 'hpc'];
+
+/** Namespaces admitting privileged pods, each with its default ServiceAccount (no controller-manager here). */
+async function makeNamespaces(cluster: Cluster): Promise<string> {
+  for (const name of NAMESPACES) {
+    await cluster.create('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } },
+    });
+    await cluster.create(`/api/v1/namespaces/${name}/serviceaccounts`, {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: 'default' },
+    });
+  }
+  return NAMESPACES.join(', ');
+}
+
+// ------------------------------------------------------------------------------------------------ scenarios
+
+async function admissionScenarios(
+  cluster: Cluster,
+  label: string,
+  networks: string | undefined,
+): Promise<void> {
+  const cxi = 'beta.hpe.com/cxi';
+  if (networks !== undefined) {
+    await scenario(`${label}: CXI pod gets the networks annotation`, async () => {
+      const r = await dryRun(cluster, pod('hpc', { containers: [container('main', cxi)] }));
+      check(r.status === 201, `HTTP ${r.status}: ${r.message}`);
+      check(
+        r.annotations[NETWORKS] === networks,
+        `annotation ${r.annotations[NETWORKS]}, expected ${networks}`,
+      );
+    });
+    await scenario(`${label}: CXI pod keeps its own annotations`, async () => {
+      const r = await dryRun(
+        cluster,
+        pod('hpc', {
+          containers: [container('main', cxi)],
+          annotations: { team: 'hpc', 'example.com/x': 'y' },
+        }),
+      );
+      check(r.status === 201, `HTTP ${r.status}: ${r.message}`);
+      check(
+        r.annotations.team === 'hpc' && r.annotations['example.com/x'] === 'y',
+        JSON.stringify(r.annotations),
+      );
+      check(r.annotations[NETWORKS] === networks, 'no networks annotation');
+    });
+    await scenario(`${label}: CXI init container counts`, async () => {
+      const r = await dryRun(
+        cluster,
+        pod('hpc', { containers: [container('main')], initContainers: [container('init', cxi)] }),
+      );
+      check(r.annotations[NETWORKS] === networks, `annotation ${r.annotations[NETWORKS]}`);
+    });
+    await scenario(`${label}: a pod naming its own networks is left alone`, async () => {
+      const r = await dryRun(
+        cluster,
+        pod('hpc', { containers: [container('main', cxi)], annotations: { [NETWORKS]: 'mine' } }),
+      );
+      check(r.status === 201 && r.annotations[NETWORKS] === 'mine', `annotation ${r.annotations[NETWORKS]}`);
+    });
+  }
+  await scenario(`${label}: pods without the resource are untouched`, async () => {
+    const r = await dryRun(cluster, pod('hpc', { containers: [container('main', 'example.com/gpu')] }));
+    check(r.status === 201, `HTTP ${r.status}: ${r.message}`);
+    check(Object.keys(r.annotations).length === 0, JSON.stringify(r.annotations));
+  });
+  await scenario(`${label}: CEX pod of another project refused, naming the set`, async () => {
+    const r = await dryRun(
+      cluster,
+      pod('ml', { containers: [container('main', 'cex.s390.ibm.com/ep11-set')] }),
+    );
+    check(r.status === 403 || r.status === 422, `HTTP ${r.status}, expected a refusal`);
+    check(
+      r.message.includes(
+        'namespace ml may not use CEX config sets of other projects: cex.s390.ibm.com/ep11-set (project finance)',
+      ),
+      r.message,
+    );
+  });
+  await scenario(`${label}: CEX pod of its own project admitted`, async () => {
+    const r = await dryRun(
+      cluster,
+      pod('finance', { containers: [container('main', 'cex.s390.ibm.com/ep11-set')] }),
+    );
+    check(r.status === 201, `HTTP ${r.status}: ${r.message}`);
+  });
+}
+
+/** The `helm test` checks, run from here with the test ServiceAccount's own token (proves its RBAC). */
+async function chartTestScenarios(
+  cluster: Cluster,
+  label: string,
+  h: Helm,
+  release: string,
+  namespace: string,
+) {
+  const hooks = manifests(helm(h, cluster, ['get', 'hooks', release, '-n', namespace]));
+  const testPod = hooks.find((o) => o.kind === 'Pod')!;
+  const env = Object.fromEntries(
+    (testPod.spec!.containers![0].env ?? []).map((e) => [e.name, e.value ?? '']),
+  );
+  const account = env.KDP_SERVICE_ACCOUNT;
+  const token = await cluster.create(`/api/v1/namespaces/${namespace}/serviceaccounts/${account}/token`, {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    spec: { expirationSeconds: 600 },
+  });
+  const api = { ...cluster.api, token: String((token.body.status as { token: string }).token) };
+  const plugins = JSON.parse(env.KDP_PLUGINS);
+  const settings = {
+    namespace,
+    instance: env.KDP_INSTANCE,
+    plugins,
+    cxiNetworks: env.KDP_CXI_NETWORKS || undefined,
+    serviceAccount: account,
+    image: env.KDP_IMAGE,
+    timeoutSeconds: 3,
+    pollMs: 500,
+  };
+  // No kubelet and no DaemonSet controller here: play their part. cxi runs on one node that advertises its
+  // NICs; kvm runs on one node that never registered (must fail); every other plugin has no node.
+  const daemonSets = (await cluster.request('GET', `/apis/apps/v1/namespaces/${namespace}/daemonsets`)).body
+    .items as Array<{ metadata: { name: string; generation: number; labels: Record<string, string> } }>;
+  for (const ds of daemonSets) {
+    const component = ds.metadata.labels['app.kubernetes.io/component'];
+    const desired = component === 'cxi' || component === 'kvm' ? 1 : 0;
+    const status = {
+      observedGeneration: ds.metadata.generation,
+      desiredNumberScheduled: desired,
+      numberReady: desired,
+      currentNumberScheduled: desired,
+      numberMisscheduled: 0,
+    };
+    const response = await cluster.request(
+      'PATCH',
+      `/apis/apps/v1/namespaces/${namespace}/daemonsets/${ds.metadata.name}/status`,
+      { status },
+    );
+    check(
+      response.status === 200,
+      `status of ${ds.metadata.name}: HTTP ${response.status} ${String(response.body.message)}`,
+    );
+  }
+  const node = await cluster.create(
+    '/api/v1/nodes',
+    { apiVersion: 'v1', kind: 'Node', metadata: { name: `${release}-node` } },
+    true,
+  );
+  void node;
+  const nodeStatus = await cluster.request('PATCH', `/api/v1/nodes/${release}-node/status`, {
+    status: {
+      capacity: { 'beta.hpe.com/cxi': '4', cpu: '2', memory: '1Gi', pods: '10' },
+      allocatable: { 'beta.hpe.com/cxi': '4', cpu: '2', memory: '1Gi', pods: '10' },
+    },
+  });
+  check(nodeStatus.status === 200, `node status: HTTP ${nodeStatus.status}`);
+
+  const results = await runChecks(api, settings);
+  const outcome = (name: string) => results.find((r) => r.check.startsWith(name));
+  await scenario(`${label}: helm test checks, with the test's own RBAC`, async () => {
+    const summary = results.map((r) => `${r.check}=${r.outcome}`).join('; ');
+    check(outcome('cxi: DaemonSet ready')?.outcome === 'pass', summary);
+    check(outcome('cxi: beta.hpe.com/cxi allocatable')?.outcome === 'pass', summary);
+    check(outcome('kvm: DaemonSet ready')?.outcome === 'pass', summary);
+    check(
+      outcome('kvm: github.com.ihcsim/kvm allocatable')?.outcome === 'fail',
+      `a missing resource must fail: ${summary}`,
+    );
+    check(outcome('tdx: DaemonSet ready')?.outcome === 'skip', summary);
+    const policy = outcome('cxi: networks MutatingAdmissionPolicy')!;
+    check(policy.outcome === (settings.cxiNetworks ? 'pass' : 'skip'), `${policy.outcome}: ${policy.detail}`);
+    return summary.length > 200 ? `${results.length} checks as expected` : summary;
+  });
+  await scenario(`${label}: the test account may create pods only as a dry run`, async () => {
+    const { apiRequest } = await import('../../../chart-test/kube-api');
+    const r = await apiRequest(
+      api,
+      'POST',
+      `/api/v1/namespaces/${namespace}/pods`,
+      pod(namespace, { containers: [container('main')] }),
+    );
+    check(r.status === 403 || r.status === 422, `HTTP ${r.status}`);
+    check(String(r.body.message).includes('may only create pods as a dry run'), String(r.body.message));
+  });
+}
+
+async function helmScenarios(cluster: Cluster, version: string, h: Helm, chart: string, mapServed: boolean) {
+  const label = `${version} helm ${h.major}`;
+  const everything = valuesFile(EVERYTHING);
+  let installed: Manifest[] = [];
+
+  await scenario(`${label}: install --dry-run=server`, async () => {
+    const out = helm(h, cluster, [
+      'install',
+      'one',
+      chart,
+      '-n',
+      'ns-one',
+      '-f',
+      everything,
+      '--dry-run=server',
+    ]);
+    const objects = manifests(out.slice(out.indexOf('---')));
+    check(
+      objects.some((o) => o.kind === 'DaemonSet'),
+      'no DaemonSet in the dry-run output',
+    );
+    const created = await existing(cluster, objects);
+    check(created.length === 0, `dry run created ${created.map(keyOf).join(', ')}`);
+    return `${objects.length} objects rendered against the server, none created`;
+  });
+
+  await scenario(`${label}: install (every optional object on)`, async () => {
+    const out = helm(h, cluster, ['install', 'one', chart, '-n', 'ns-one', '-f', everything]);
+    installed = manifests(helm(h, cluster, ['get', 'manifest', 'one', '-n', 'ns-one']));
+    const kinds = new Set(installed.map((o) => o.kind));
+    for (const kind of [
+      'NodeFeatureRule',
+      'NetworkAttachmentDefinition',
+      'PodMonitor',
+      'ValidatingAdmissionPolicy',
+    ])
+      check(kinds.has(kind), `no ${kind}`);
+    check(
+      kinds.has('MutatingAdmissionPolicy') === mapServed,
+      `MutatingAdmissionPolicy installed: ${kinds.has('MutatingAdmissionPolicy')}`,
+    );
+    if (!mapServed)
+      check(out.includes('MutatingAdmissionPolicy skipped'), 'NOTES do not say the policy was skipped');
+    const present = await existing(cluster, installed);
+    check(
+      present.length === installed.length,
+      `missing: ${installed
+        .filter((o) => !present.includes(o))
+        .map(keyOf)
+        .join(', ')}`,
+    );
+    return `${installed.length} objects, ${kinds.size} kinds`;
+  });
+
+  await scenario(`${label}: a second release side by side in another namespace`, async () => {
+    helm(h, cluster, ['install', 'two', chart, '-n', 'ns-two', '--set', 'podMonitor.enabled=true']);
+    const two = manifests(helm(h, cluster, ['get', 'manifest', 'two', '-n', 'ns-two']));
+    const clash = two.map(keyOf).filter((key) => installed.map(keyOf).includes(key));
+    check(clash.length === 0, `shared names: ${clash.join(', ')}`);
+    const present = await existing(cluster, [...installed, ...two]);
+    check(present.length === installed.length + two.length, 'an object of either release is missing');
+    return `${two.length} more objects, no name shared`;
+  });
+
+  const networks = installed
+    .find((o) => o.kind === 'Pod')
+    ?.spec?.containers?.[0].env?.find((e) => e.name === 'KDP_CXI_NETWORKS')?.value;
+  void networks;
+  const hooks = manifests(helm(h, cluster, ['get', 'hooks', 'one', '-n', 'ns-one']));
+  const expected = hooks[0]?.spec?.containers?.[0].env?.find((e) => e.name === 'KDP_CXI_NETWORKS')?.value;
+  await admissionScenarios(cluster, label, mapServed ? expected : undefined);
+  await chartTestScenarios(cluster, label, h, 'one', 'ns-one');
+
+  await scenario(`${label}: upgrade drops what the new values drop`, async () => {
+    const fewer = valuesFile({ cxi: { nics: [] }, podMonitor: { enabled: false }, cex: { enabled: false } });
+    helm(h, cluster, ['upgrade', 'one', chart, '-n', 'ns-one', '-f', fewer]);
+    const now = manifests(helm(h, cluster, ['get', 'manifest', 'one', '-n', 'ns-one']));
+    const dropped = installed.filter((o) => !now.map(keyOf).includes(keyOf(o)));
+    check(dropped.length > 0, 'nothing dropped');
+    const left = await existing(cluster, dropped);
+    check(left.length === 0, `still there: ${left.map(keyOf).join(', ')}`);
+    check(
+      (await existing(cluster, now)).length === now.length,
+      'an object of the upgraded release is missing',
+    );
+    return `${dropped.length} objects gone (${[...new Set(dropped.map((o) => o.kind))].join(', ')})`;
+  });
+
+  await scenario(`${label}: uninstall leaves nothing`, async () => {
+    const one = manifests(helm(h, cluster, ['get', 'manifest', 'one', '-n', 'ns-one']));
+    const two = manifests(helm(h, cluster, ['get', 'manifest', 'two', '-n', 'ns-two']));
+    helm(h, cluster, ['uninstall', 'one', '-n', 'ns-one', '--wait']);
+    helm(h, cluster, ['uninstall', 'two', '-n', 'ns-two', '--wait']);
+    const left = await existing(cluster, [...one, ...two]);
+    check(left.length === 0, `left behind: ${left.map(keyOf).join(', ')}`);
+    return `${one.length + two.length} objects removed`;
+  });
+}
+
+async function vapTypeCheck(cluster: Cluster, h: Helm, chart: string, label: string) {
+  await scenario(
+    `${label}: the server's type check of the ValidatingAdmissionPolicies has no warnings`,
+    async () => {
+      helm(h, cluster, ['install', 'typecheck', chart, '-n', 'ns-one', '-f', valuesFile(EVERYTHING)]);
+      try {
+        const policies = manifests(helm(h, cluster, ['get', 'manifest', 'typecheck', '-n', 'ns-one'])).filter(
+          (o) => o.kind === 'ValidatingAdmissionPolicy',
+        );
+        const deadline = Date.now() + 60_000;
+        for (const policy of policies) {
+          for (;;) {
+            const got = await cluster.request('GET', objectUrl(policy));
+            const status = got.body.status as
+              | { typeChecking?: { expressionWarnings?: Array<{ fieldRef: string; warning: string }> } }
+              | undefined;
+            if (status?.typeChecking) {
+              const warnings = status.typeChecking.expressionWarnings ?? [];
+              check(
+                warnings.length === 0,
+                `${policy.metadata.name}: ${warnings.map((w) => `${w.fieldRef}: ${w.warning}`).join('; ')}`,
+              );
+              break;
+            }
+            if (Date.now() > deadline)
+              throw new Error(`${policy.metadata.name}: no status.typeChecking after 60 s`);
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }
+        return `${policies.length} policies type-checked`;
+      } finally {
+        helm(h, cluster, ['uninstall', 'typecheck', '-n', 'ns-one', '--wait']);
+      }
+    },
+  );
+}
+
+interface Run {
+  readonly label: string;
+  readonly version: string;
+  readonly featureGates?: string;
+  readonly runtimeConfig?: string;
+  readonly mapServed: boolean;
+  readonly typeCheck: boolean;
+}
+
+const RUNS: Run[] = [
+  { label: 'v1.37.2', version: 'v1.37', mapServed: true, typeCheck: true },
+  {
+    label: 'v1.34.4 with MutatingAdmissionPolicy',
+    version: 'v1.34',
+    featureGates: 'MutatingAdmissionPolicy=true',
+    runtimeConfig: 'admissionregistration.k8s.io/v1beta1=true',
+    mapServed: true,
+    typeCheck: false,
+  },
+  { label: 'v1.34.4 without it', version: 'v1.34', mapServed: false, typeCheck: false },
+];
+
+async function main(): Promise<number> {
+  const only = process.env.KDP_E2E_ONLY; // e.g. v1.37 to run one version
+  const runs = RUNS.filter((run) => !only || run.version === only);
+  const binaries: Record<string, Record<string, string>> = {};
+  await scenario(
+    'build etcd and kube-apiserver from the Go module proxy (cached by go.sum hash)',
+    async () => {
+      const etcd = buildBinary('etcd');
+      for (const version of new Set(runs.map((r) => r.version))) {
+        binaries[version] = { etcd, 'kube-apiserver': buildBinary(`kube-apiserver-${version}`) };
+        if (runs.some((r) => r.version === version && r.typeCheck))
+          binaries[version]['kube-controller-manager'] = buildBinary(`kube-controller-manager-${version}`);
+      }
+    },
+  );
+  if (!rows[0].ok) return report();
+  const chart = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-e2e-chart-')), 'kube-device-plugins');
+  writeChart(chart);
+  for (const run of runs) {
+    let cluster: Cluster | undefined;
+    const started = await scenario(`${run.label}: start etcd + kube-apiserver`, async () => {
+      cluster = await Cluster.start(
+        {
+          version: run.version,
+          featureGates: run.featureGates,
+          runtimeConfig: run.runtimeConfig,
+          policyStatusController: run.typeCheck,
+        },
+        binaries[run.version],
+      );
+      const version = await cluster.request('GET', '/version');
+      return `serving ${String(version.body.gitVersion)}`;
+    });
+    if (!started || !cluster) continue;
+    try {
+      if (!(await scenario(`${run.label}: upstream CRDs applied`, () => applyCrds(cluster!)))) continue;
+      if (
+        !(await scenario(`${run.label}: namespaces with their default ServiceAccounts`, () =>
+          makeNamespaces(cluster!),
+        ))
+      )
+        continue;
+      for (const h of helms()) await helmScenarios(cluster, run.label, h, chart, run.mapServed);
+      if (run.typeCheck) await vapTypeCheck(cluster, helms()[1], chart, run.label);
+    } finally {
+      if (rows.some((r) => !r.ok) && process.env.KDP_E2E_LOGS) console.log(cluster.logTail());
+      await cluster.stop();
+    }
+  }
+  fs.rmSync(path.dirname(chart), { recursive: true, force: true });
+  return report();
+}
+
+function report(): number {
+  const width = Math.max(...rows.map((r) => r.scenario.length));
+  console.log(`\n${'scenario'.padEnd(width)}  result  seconds`);
+  for (const r of rows)
+    console.log(
+      `${r.scenario.padEnd(width)}  ${r.ok ? 'pass  ' : 'FAIL  '}  ${r.seconds.toFixed(1).padStart(7)}`,
+    );
+  const failed = rows.filter((r) => !r.ok).length;
+  console.log(`\n${rows.length - failed} passed, ${failed} failed`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
