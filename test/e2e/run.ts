@@ -17,7 +17,8 @@ import { cex } from './plugins/cex';
 import { cxi } from './plugins/cxi';
 import { devnode, kvm, tdx } from './plugins/device-nodes';
 import { netdevice } from './plugins/netdevice';
-import { percentile, runScenario, type PluginResult, type PluginScenario } from './scenario';
+import { percentile } from '../../bench/scenario';
+import { runScenario, type PluginResult, type PluginScenario } from './scenario';
 
 const SCENARIOS: PluginScenario[] = [tdx, kvm, devnode, cxi, netdevice, cex];
 
@@ -118,8 +119,8 @@ async function runVersion(
     if (why) plugin.checks.push({ name: 'prerequisites', ok: false, detail: `cannot run here: ${why}` });
     result.plugins.push({
       ...plugin,
-      reRegisterP50Ms: percentile(plugin.reRegisterMs, 0.5),
-      reRegisterP99Ms: percentile(plugin.reRegisterMs, 0.99),
+      reRegisterP50Ms: plugin.reRegisterMs.length ? percentile(plugin.reRegisterMs, 50) : undefined,
+      reRegisterP99Ms: plugin.reRegisterMs.length ? percentile(plugin.reRegisterMs, 99) : undefined,
     });
   }
   result.seconds = Math.round((Date.now() - started) / 1000);

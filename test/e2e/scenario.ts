@@ -241,12 +241,6 @@ export function expectOptions(container: AdmittedContainer, expected: RunOptions
     throw new Error(`container ${container.name}: run options\n      got  ${got}\n      want ${want}`);
 }
 
-export function percentile(values: number[], p: number): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
-}
-
 /** The common checks, then the plugin's own; always tears down. */
 export async function runScenario(
   scenario: PluginScenario,
