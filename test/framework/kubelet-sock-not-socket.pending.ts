@@ -2,6 +2,9 @@
  * Issue 12, bug 6 (the registration part, owned by manager.ts): a kubelet.sock that is a regular file is
  * said to be "not a socket" (naming the path) instead of a bare "Failed to connect before the deadline"
  * every 5 s; once a real kubelet replaces it, the plugin registers.
+ *
+ * Pending: jest runs only *.test.ts; rename this file to kubelet-sock-not-socket.test.ts together with the
+ * manager.ts change that makes it pass.
  */
 import * as fs from 'fs';
 import * as path from 'path';
