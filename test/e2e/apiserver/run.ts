@@ -202,7 +202,7 @@ const POD_MONITOR_CRD = {
   },
 };
 
-const NAMESPACES = ['ns-one', 'ns-two', 'finance', 'ml', 'hpc'];
+const NAMESPACES = ['ns-one', 'ns-two', 'finance', 'ml', 'hpc', 'warned'];
 
 /** Namespaces admitting privileged pods, each with its default ServiceAccount (no controller-manager here). */
 async function makeNamespaces(cluster: Cluster): Promise<string> {
@@ -210,7 +210,13 @@ async function makeNamespaces(cluster: Cluster): Promise<string> {
     await cluster.create('/api/v1/namespaces', {
       apiVersion: 'v1',
       kind: 'Namespace',
-      metadata: { name, labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } },
+      metadata: {
+        name,
+        labels: {
+          'pod-security.kubernetes.io/enforce': 'privileged',
+          ...(name === 'warned' && { 'pod-security.kubernetes.io/warn': 'restricted' }),
+        },
+      },
     });
     await cluster.create(`/api/v1/namespaces/${name}/serviceaccounts`, {
       apiVersion: 'v1',
@@ -479,6 +485,32 @@ async function helmScenarios(cluster: Cluster, version: string, h: Helm, chart: 
       'an object of the upgraded release is missing',
     );
     return `${dropped.length} objects gone (${[...new Set(dropped.map((o) => o.kind))].join(', ')})`;
+  });
+
+  await scenario(`${label}: with warn=restricted every DaemonSet warns`, async () => {
+    const result = runHelm(h, [
+      'install',
+      'warned',
+      chart,
+      '-n',
+      'warned',
+      '--kubeconfig',
+      cluster.kubeconfig,
+    ]);
+    try {
+      check(result.status === 0, result.stderr);
+      const count = (result.stderr.match(/would violate PodSecurity "restricted:latest"/g) ?? []).length;
+      const daemonSets = manifests(helm(h, cluster, ['get', 'manifest', 'warned', '-n', 'warned'])).filter(
+        (o) => o.kind === 'DaemonSet',
+      ).length;
+      check(
+        count >= daemonSets,
+        `${count} PodSecurity warnings for ${daemonSets} DaemonSets:\n${result.stderr}`,
+      );
+      return `${count} warnings, ${daemonSets} DaemonSets`;
+    } finally {
+      runHelm(h, ['uninstall', 'warned', '-n', 'warned', '--wait', '--kubeconfig', cluster.kubeconfig]);
+    }
   });
 
   await scenario(`${label}: uninstall leaves nothing`, async () => {
