@@ -8,7 +8,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { runChecks } from '../../../chart-test/checks';
+import { TestSettings, runChecks } from '../../../chart-test/checks';
+import { ApiConfig, apiRequest } from '../../../chart-test/kube-api';
 import { writeChart } from '../../../synth/render';
 import { EXAMPLE_CXI_NICS } from '../../../synth/multus';
 import { Helm, helms, runHelm } from '../../synth/helpers/helm';
@@ -134,7 +135,7 @@ function objectUrl(o: Manifest): string {
       NetworkAttachmentDefinition: 'network-attachment-definitions',
       PodMonitor: 'podmonitors',
       NodeFeatureRule: 'nodefeaturerules',
-    }[o.kind] ?? `${o.kind.toLowerCase()}s`;
+    }[o.kind] ?? o.kind.toLowerCase().replace(/y$/, 'ie') + 's';
   const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
   const ns = o.metadata.namespace ? `/namespaces/${o.metadata.namespace}` : '';
   return `${base}${ns}/${plural}/${o.metadata.name}`;
@@ -309,87 +310,83 @@ async function chartTestScenarios(
   release: string,
   namespace: string,
 ) {
-  const hooks = manifests(helm(h, cluster, ['get', 'hooks', release, '-n', namespace]));
-  const testPod = hooks.find((o) => o.kind === 'Pod')!;
-  const env = Object.fromEntries(
-    (testPod.spec!.containers![0].env ?? []).map((e) => [e.name, e.value ?? '']),
-  );
-  const account = env.KDP_SERVICE_ACCOUNT;
-  const token = await cluster.create(`/api/v1/namespaces/${namespace}/serviceaccounts/${account}/token`, {
-    apiVersion: 'authentication.k8s.io/v1',
-    kind: 'TokenRequest',
-    spec: { expirationSeconds: 600 },
-  });
-  const api = { ...cluster.api, token: String((token.body.status as { token: string }).token) };
-  const plugins = JSON.parse(env.KDP_PLUGINS);
-  const settings = {
-    namespace,
-    instance: env.KDP_INSTANCE,
-    plugins,
-    cxiNetworks: env.KDP_CXI_NETWORKS || undefined,
-    serviceAccount: account,
-    image: env.KDP_IMAGE,
-    timeoutSeconds: 3,
-    pollMs: 500,
-  };
-  // No kubelet and no DaemonSet controller here: play their part. cxi runs on one node that advertises its
-  // NICs; kvm runs on one node that never registered (must fail); every other plugin has no node.
-  const daemonSets = (await cluster.request('GET', `/apis/apps/v1/namespaces/${namespace}/daemonsets`)).body
-    .items as Array<{ metadata: { name: string; generation: number; labels: Record<string, string> } }>;
-  for (const ds of daemonSets) {
-    const component = ds.metadata.labels['app.kubernetes.io/component'];
-    const desired = component === 'cxi' || component === 'kvm' ? 1 : 0;
-    const status = {
-      observedGeneration: ds.metadata.generation,
-      desiredNumberScheduled: desired,
-      numberReady: desired,
-      currentNumberScheduled: desired,
-      numberMisscheduled: 0,
-    };
-    const response = await cluster.request(
-      'PATCH',
-      `/apis/apps/v1/namespaces/${namespace}/daemonsets/${ds.metadata.name}/status`,
-      { status },
-    );
-    check(
-      response.status === 200,
-      `status of ${ds.metadata.name}: HTTP ${response.status} ${String(response.body.message)}`,
-    );
-  }
-  const node = await cluster.create(
-    '/api/v1/nodes',
-    { apiVersion: 'v1', kind: 'Node', metadata: { name: `${release}-node` } },
-    true,
-  );
-  void node;
-  const nodeStatus = await cluster.request('PATCH', `/api/v1/nodes/${release}-node/status`, {
-    status: {
-      capacity: { 'beta.hpe.com/cxi': '4', cpu: '2', memory: '1Gi', pods: '10' },
-      allocatable: { 'beta.hpe.com/cxi': '4', cpu: '2', memory: '1Gi', pods: '10' },
-    },
-  });
-  check(nodeStatus.status === 200, `node status: HTTP ${nodeStatus.status}`);
-
-  const results = await runChecks(api, settings);
-  const outcome = (name: string) => results.find((r) => r.check.startsWith(name));
+  let api: ApiConfig | undefined;
   await scenario(`${label}: helm test checks, with the test's own RBAC`, async () => {
-    const summary = results.map((r) => `${r.check}=${r.outcome}`).join('; ');
-    check(outcome('cxi: DaemonSet ready')?.outcome === 'pass', summary);
-    check(outcome('cxi: beta.hpe.com/cxi allocatable')?.outcome === 'pass', summary);
-    check(outcome('kvm: DaemonSet ready')?.outcome === 'pass', summary);
+    const hooks = manifests(helm(h, cluster, ['get', 'hooks', release, '-n', namespace]));
+    const testPod = hooks.find((o) => o.kind === 'Pod');
+    check(testPod !== undefined, 'no test hook pod');
+    const env = Object.fromEntries(
+      (testPod!.spec!.containers![0].env ?? []).map((e) => [e.name, e.value ?? '']),
+    );
+    const account = env.KDP_SERVICE_ACCOUNT;
+    const token = await cluster.create(`/api/v1/namespaces/${namespace}/serviceaccounts/${account}/token`, {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { expirationSeconds: 600 },
+    });
+    api = { ...cluster.api, token: String((token.body.status as { token: string }).token) };
+    const settings = {
+      namespace,
+      instance: env.KDP_INSTANCE,
+      plugins: JSON.parse(env.KDP_PLUGINS) as TestSettings['plugins'],
+      cxiNetworks: env.KDP_CXI_NETWORKS || undefined,
+      serviceAccount: account,
+      image: env.KDP_IMAGE,
+      timeoutSeconds: 3,
+      pollMs: 500,
+    };
+    // No kubelet and no DaemonSet controller here: play their part. cxi runs on one node that advertises its
+    // NICs; kvm runs on one node but never registered (must fail); every other plugin has no node.
+    const daemonSets = (await cluster.request('GET', `/apis/apps/v1/namespaces/${namespace}/daemonsets`)).body
+      .items as Array<{ metadata: { name: string; generation: number; labels: Record<string, string> } }>;
+    for (const ds of daemonSets) {
+      const component = ds.metadata.labels['app.kubernetes.io/component'];
+      const desired = component === 'cxi' || component === 'kvm' ? 1 : 0;
+      const status = {
+        observedGeneration: ds.metadata.generation,
+        desiredNumberScheduled: desired,
+        numberReady: desired,
+        currentNumberScheduled: desired,
+        numberMisscheduled: 0,
+      };
+      const url = `/apis/apps/v1/namespaces/${namespace}/daemonsets/${ds.metadata.name}/status`;
+      const response = await cluster.request('PATCH', url, { status });
+      check(response.status === 200, `${url}: HTTP ${response.status} ${String(response.body.message)}`);
+    }
+    const nodeName = `${release}-node`;
+    await cluster.create(
+      '/api/v1/nodes',
+      { apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName } },
+      true,
+    );
+    const resources = { 'beta.hpe.com/cxi': '4', cpu: '2', memory: '1Gi', pods: '10' };
+    const nodeStatus = await cluster.request('PATCH', `/api/v1/nodes/${nodeName}/status`, {
+      status: { capacity: resources, allocatable: resources },
+    });
     check(
-      outcome('kvm: github.com.ihcsim/kvm allocatable')?.outcome === 'fail',
+      nodeStatus.status === 200,
+      `node status: HTTP ${nodeStatus.status} ${String(nodeStatus.body.message)}`,
+    );
+
+    const results = await runChecks(api, settings);
+    const outcome = (name: string) => results.find((r) => r.check.startsWith(name))?.outcome;
+    const summary = results.map((r) => `${r.check}=${r.outcome}`).join('; ');
+    check(outcome('cxi: DaemonSet ready') === 'pass', summary);
+    check(outcome('cxi: beta.hpe.com/cxi allocatable') === 'pass', summary);
+    check(outcome('kvm: DaemonSet ready') === 'pass', summary);
+    check(
+      outcome('kvm: github.com.ihcsim/kvm allocatable') === 'fail',
       `a missing resource must fail: ${summary}`,
     );
-    check(outcome('tdx: DaemonSet ready')?.outcome === 'skip', summary);
-    const policy = outcome('cxi: networks MutatingAdmissionPolicy')!;
+    check(outcome('tdx: DaemonSet ready') === 'skip', summary);
+    const policy = results.find((r) => r.check.startsWith('cxi: networks'))!;
     check(policy.outcome === (settings.cxiNetworks ? 'pass' : 'skip'), `${policy.outcome}: ${policy.detail}`);
-    return summary.length > 200 ? `${results.length} checks as expected` : summary;
+    return `${results.length} checks: ${results.filter((r) => r.outcome === 'pass').length} pass, ${results.filter((r) => r.outcome === 'skip').length} skip, kvm's missing resource fails`;
   });
   await scenario(`${label}: the test account may create pods only as a dry run`, async () => {
-    const { apiRequest } = await import('../../../chart-test/kube-api');
+    check(api !== undefined, 'no token (previous scenario failed)');
     const r = await apiRequest(
-      api,
+      api!,
       'POST',
       `/api/v1/namespaces/${namespace}/pods`,
       pod(namespace, { containers: [container('main')] }),
@@ -415,7 +412,7 @@ async function helmScenarios(cluster: Cluster, version: string, h: Helm, chart: 
       everything,
       '--dry-run=server',
     ]);
-    const objects = manifests(out.slice(out.indexOf('---')));
+    const objects = manifests(out.slice(out.indexOf('---'), out.indexOf('\nNOTES:')));
     check(
       objects.some((o) => o.kind === 'DaemonSet'),
       'no DaemonSet in the dry-run output',
@@ -499,7 +496,7 @@ async function helmScenarios(cluster: Cluster, version: string, h: Helm, chart: 
     ]);
     try {
       check(result.status === 0, result.stderr);
-      const count = (result.stderr.match(/would violate PodSecurity "restricted:latest"/g) ?? []).length;
+      const count = (result.stderr.match(/would violate PodSecurity \\?"restricted:latest/g) ?? []).length;
       const daemonSets = manifests(helm(h, cluster, ['get', 'manifest', 'warned', '-n', 'warned'])).filter(
         (o) => o.kind === 'DaemonSet',
       ).length;
@@ -561,8 +558,60 @@ async function vapTypeCheck(cluster: Cluster, h: Helm, chart: string, label: str
   );
 }
 
+/** On a kube-apiserver with --allow-privileged=false: what a failed install leaves, with and without rollback. */
+async function unprivilegedScenarios(cluster: Cluster, version: string, h: Helm, chart: string) {
+  const label = `${version} helm ${h.major}`;
+  const rendered = () =>
+    manifests(runHelm(h, ['template', 'one', chart, '-n', 'ns-one', '--kube-version', '1.37.2']).stdout);
+  await scenario(`${label}: install --dry-run=server does not show the refusal`, async () => {
+    helm(h, cluster, ['install', 'one', chart, '-n', 'ns-one', '--dry-run=server']);
+  });
+  await scenario(
+    `${label}: install is refused for the privileged CEX DaemonSet and leaves objects behind`,
+    async () => {
+      const result = runHelm(h, [
+        'install',
+        'one',
+        chart,
+        '-n',
+        'ns-one',
+        '--kubeconfig',
+        cluster.kubeconfig,
+      ]);
+      check(result.status !== 0, 'install succeeded');
+      check(/privileged/.test(result.stderr), result.stderr);
+      const left = await existing(cluster, rendered());
+      check(left.length > 0, 'nothing left behind');
+      runHelm(h, ['uninstall', 'one', '-n', 'ns-one', '--wait', '--kubeconfig', cluster.kubeconfig]);
+      check((await existing(cluster, rendered())).length === 0, 'uninstall left objects');
+      return `${left.length} objects left until helm uninstall`;
+    },
+  );
+  const rollback = h.major === 3 ? '--atomic' : '--rollback-on-failure';
+  await scenario(`${label}: install ${rollback} leaves nothing`, async () => {
+    const result = runHelm(h, [
+      'install',
+      'one',
+      chart,
+      '-n',
+      'ns-one',
+      rollback,
+      '--kubeconfig',
+      cluster.kubeconfig,
+    ]);
+    check(result.status !== 0, 'install succeeded');
+    const left = await existing(cluster, rendered());
+    check(left.length === 0, `left behind: ${left.map(keyOf).join(', ')}`);
+  });
+  await scenario(`${label}: with cex.enabled=false it installs`, async () => {
+    helm(h, cluster, ['install', 'one', chart, '-n', 'ns-one', '--set', 'cex.enabled=false']);
+    helm(h, cluster, ['uninstall', 'one', '-n', 'ns-one', '--wait']);
+  });
+}
+
 interface Run {
   readonly label: string;
+  readonly allowPrivileged?: boolean;
   readonly version: string;
   readonly featureGates?: string;
   readonly runtimeConfig?: string;
@@ -581,6 +630,13 @@ const RUNS: Run[] = [
     typeCheck: false,
   },
   { label: 'v1.34.4 without it', version: 'v1.34', mapServed: false, typeCheck: false },
+  {
+    label: 'v1.37.2 --allow-privileged=false',
+    version: 'v1.37',
+    allowPrivileged: false,
+    mapServed: true,
+    typeCheck: false,
+  },
 ];
 
 async function main(): Promise<number> {
@@ -610,6 +666,7 @@ async function main(): Promise<number> {
           featureGates: run.featureGates,
           runtimeConfig: run.runtimeConfig,
           policyStatusController: run.typeCheck,
+          allowPrivileged: run.allowPrivileged,
         },
         binaries[run.version],
       );
@@ -625,7 +682,9 @@ async function main(): Promise<number> {
         ))
       )
         continue;
-      for (const h of helms()) await helmScenarios(cluster, run.label, h, chart, run.mapServed);
+      for (const h of helms())
+        if (run.allowPrivileged === false) await unprivilegedScenarios(cluster, run.label, h, chart);
+        else await helmScenarios(cluster, run.label, h, chart, run.mapServed);
       if (run.typeCheck) await vapTypeCheck(cluster, helms()[1], chart, run.label);
     } finally {
       if (rows.some((r) => !r.ok) && process.env.KDP_E2E_LOGS) console.log(cluster.logTail());
