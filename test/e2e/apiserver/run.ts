@@ -617,6 +617,94 @@ interface Run {
   readonly runtimeConfig?: string;
   readonly mapServed: boolean;
   readonly typeCheck: boolean;
+  /** The MutatingAdmissionPolicy half-configurations of 1.34/1.35 (see mapHalfScenarios). */
+  readonly mapHalf?: 'gate-only' | 'version-only';
+}
+
+/**
+ * 1.34/1.35 with only half of what MutatingAdmissionPolicy needs. The feature gate alone: kube-apiserver must
+ * not start. The API version alone: whatever the server does, the chart must say so — either it skips the
+ * policy (NOTES), or it installs it and `helm test` fails naming the feature gate.
+ */
+async function mapHalfScenarios(run: Run, binaries: Record<string, string>, chart: string): Promise<void> {
+  if (run.mapHalf === 'gate-only') {
+    await scenario(`${run.label}: kube-apiserver refuses to start`, async () => {
+      let cluster: Cluster | undefined;
+      try {
+        cluster = await Cluster.start({ version: run.version, featureGates: run.featureGates }, binaries);
+      } catch (err) {
+        const log = (err as Error).message;
+        // The admission plugin waits for v1beta1 MutatingAdmissionPolicy informers that can never sync, so every
+        // request is refused "not yet ready" and a post-start hook kills the server.
+        check(
+          /failed to list \*v1beta1\.MutatingAdmissionPolicy/.test(log),
+          `exited for another reason:\n${log}`,
+        );
+        const fatal = log.split('\n').find((line) => line.startsWith('F')) ?? '';
+        return `exited; it cannot list v1beta1 MutatingAdmissionPolicy, then ${fatal.replace(/^F\S+ \S+ +\d+ \S+\] /, '').slice(0, 140)}`;
+      }
+      await cluster.stop();
+      throw new Error('kube-apiserver started with the feature gate alone');
+    });
+    return;
+  }
+  let cluster: Cluster | undefined;
+  if (
+    !(await scenario(`${run.label}: start etcd + kube-apiserver`, async () => {
+      cluster = await Cluster.start({ version: run.version, runtimeConfig: run.runtimeConfig }, binaries);
+    }))
+  )
+    return;
+  try {
+    await scenario(`${run.label}: upstream CRDs applied`, () => applyCrds(cluster!));
+    await scenario(`${run.label}: namespaces with their default ServiceAccounts`, () =>
+      makeNamespaces(cluster!),
+    );
+    const h = helms()[1];
+    await scenario(`${run.label}: the chart says what it did about the policy`, async () => {
+      const out = helm(h, cluster!, ['install', 'one', chart, '-n', 'ns-one', '-f', valuesFile(EVERYTHING)]);
+      try {
+        const installed = manifests(helm(h, cluster!, ['get', 'manifest', 'one', '-n', 'ns-one']));
+        if (!installed.some((o) => o.kind === 'MutatingAdmissionPolicy')) {
+          check(
+            out.includes('MutatingAdmissionPolicy skipped'),
+            'policy neither installed nor reported skipped',
+          );
+          return 'the kind is not served: the chart skipped the policy and NOTES say so';
+        }
+        const r = await dryRun(cluster!, pod('hpc', { containers: [container('main', 'beta.hpe.com/cxi')] }));
+        check(r.status === 201, `HTTP ${r.status}: ${r.message}`);
+        check(r.annotations[NETWORKS] === undefined, 'the policy ran without its feature gate');
+        const hooks = manifests(helm(h, cluster!, ['get', 'hooks', 'one', '-n', 'ns-one']));
+        const env = Object.fromEntries(
+          (hooks.find((o) => o.kind === 'Pod')!.spec!.containers![0].env ?? []).map((e) => [
+            e.name,
+            e.value ?? '',
+          ]),
+        );
+        const results = await runChecks(cluster!.api, {
+          namespace: 'ns-one',
+          instance: 'one',
+          plugins: { cxi: { enabled: true, resourceName: 'beta.hpe.com/cxi' } },
+          cxiNetworks: env.KDP_CXI_NETWORKS,
+          serviceAccount: env.KDP_SERVICE_ACCOUNT,
+          image: env.KDP_IMAGE,
+          timeoutSeconds: 0,
+          pollMs: 100,
+        });
+        const policy = results.find((result) => result.check.startsWith('cxi: networks'))!;
+        check(
+          policy.outcome === 'fail' && policy.detail.includes('feature gate'),
+          `${policy.outcome}: ${policy.detail}`,
+        );
+        return 'the kind is served, the policy installs but never runs: helm test fails naming the feature gate';
+      } finally {
+        helm(h, cluster!, ['uninstall', 'one', '-n', 'ns-one', '--wait']);
+      }
+    });
+  } finally {
+    await cluster!.stop();
+  }
 }
 
 const RUNS: Run[] = [
@@ -630,6 +718,22 @@ const RUNS: Run[] = [
     typeCheck: false,
   },
   { label: 'v1.34.4 without it', version: 'v1.34', mapServed: false, typeCheck: false },
+  {
+    label: 'v1.34.4 feature gate alone',
+    version: 'v1.34',
+    featureGates: 'MutatingAdmissionPolicy=true',
+    mapServed: false,
+    typeCheck: false,
+    mapHalf: 'gate-only',
+  },
+  {
+    label: 'v1.34.4 v1beta1 served, feature gate off',
+    version: 'v1.34',
+    runtimeConfig: 'admissionregistration.k8s.io/v1beta1=true',
+    mapServed: false,
+    typeCheck: false,
+    mapHalf: 'version-only',
+  },
   {
     label: 'v1.37.2 --allow-privileged=false',
     version: 'v1.37',
@@ -658,6 +762,10 @@ async function main(): Promise<number> {
   const chart = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-e2e-chart-')), 'kube-device-plugins');
   writeChart(chart);
   for (const run of runs) {
+    if (run.mapHalf) {
+      await mapHalfScenarios(run, binaries[run.version], chart);
+      continue;
+    }
     let cluster: Cluster | undefined;
     const started = await scenario(`${run.label}: start etcd + kube-apiserver`, async () => {
       cluster = await Cluster.start(
