@@ -221,7 +221,7 @@ export class Cluster {
     while (Date.now() < deadline) {
       for (const child of this.processes)
         if (child.exitCode !== null)
-          throw new Error(`a component exited (${child.exitCode}):\n${this.logTail()}`);
+          throw new Error(`a component exited (${child.exitCode}):\n${this.logTail(200)}`);
       try {
         const ready = await apiRequest(this.api, 'GET', '/readyz');
         if (ready.status === 200) return;
