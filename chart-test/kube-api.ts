@@ -61,7 +61,8 @@ export function apiRequest(
           authorization: `Bearer ${config.token}`,
           accept: 'application/json',
           ...(payload && {
-            'content-type': 'application/json',
+            // PATCH bodies are JSON merge patches.
+            'content-type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json',
             'content-length': Buffer.byteLength(payload),
           }),
         },

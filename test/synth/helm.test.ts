@@ -9,7 +9,7 @@ import { ClusterApis, DEFAULT_CLUSTER_APIS, helmApiVersionFlags } from '../../sy
 import { resourceNameErrors } from '../../plugins/framework/names';
 import { EXAMPLE_CXI_NICS } from '../../synth/multus';
 import { writeChart } from '../../synth/render';
-import { Helm, K8sObject, helmTemplate, helms, objectKey, runHelm } from './helpers/helm';
+import { Helm, K8sObject, KUBE_VERSION_FLAGS, helmTemplate, helms, objectKey, runHelm } from './helpers/helm';
 import { CEX_SETS_THE_PLUGIN_REFUSES, VALUE_SETS, synthObjects } from './helpers/synth';
 
 const chartDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-chart-')), 'kube-device-plugins');
@@ -80,12 +80,21 @@ function kinds(objects: K8sObject[]): string[] {
 
 describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Helm]))('%s', (_name, helm) => {
   test('lints clean with --strict, with default and customised values', () => {
-    const lint = runHelm(helm, ['lint', '--strict', chartDir]);
+    const lint = runHelm(helm, ['lint', '--strict', chartDir, ...KUBE_VERSION_FLAGS]);
     expect(lint.stderr).toBe('');
     expect(lint.status).toBe(0);
     const valuesFile = path.join(path.dirname(chartDir), 'custom.yaml');
     fs.writeFileSync(valuesFile, JSON.stringify(VALUE_SETS['everything-customised']));
-    expect(runHelm(helm, ['lint', '--strict', chartDir, '--values', valuesFile]).status).toBe(0);
+    expect(
+      runHelm(helm, ['lint', '--strict', chartDir, '--values', valuesFile, ...KUBE_VERSION_FLAGS]).status,
+    ).toBe(0);
+  });
+
+  test('Chart.yaml kubeVersion refuses clusters older than 1.34', () => {
+    const old = runHelm(helm, ['template', 'x', chartDir, '--kube-version', '1.33.5']);
+    expect(old.status).not.toBe(0);
+    expect(old.stderr).toContain('chart requires kubeVersion: >=1.34.0-0');
+    expect(runHelm(helm, ['template', 'x', chartDir, '--kube-version', '1.34.0']).status).toBe(0);
   });
 
   test.each(Object.keys(VALUE_SETS))('template equals cdk8s synth: %s', (set) => {

@@ -187,7 +187,9 @@ describe('CEX project ValidatingAdmissionPolicy', () => {
 test('every policy of every value set runs end to end on a pod requesting everything', () => {
   const policies = Object.values(VALUE_SETS)
     .flatMap((values) => synthObjects(values))
-    .filter((o): o is K8sObject => /AdmissionPolicy$/.test(o.kind));
+    .filter((o): o is K8sObject => /AdmissionPolicy$/.test(o.kind))
+    // The helm test's own guard matches only its ServiceAccount (below).
+    .filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] !== 'test');
   expect(policies.map((p) => p.kind).sort()).toEqual(
     expect.arrayContaining(['MutatingAdmissionPolicy', 'ValidatingAdmissionPolicy']),
   );
@@ -200,4 +202,26 @@ test('every policy of every value set runs end to end on a pod requesting everyt
     expect(() => run(policy, greedy, CREATE_IN('x'))).not.toThrow();
     expect(run(policy, greedy, CREATE_IN('x')).matched).toBe(true);
   }
+});
+
+describe('helm test: the test account creates pods only as a dry run', () => {
+  const guard = find(synthObjects(), 'ValidatingAdmissionPolicy', 'kube-device-plugins-test');
+  const account = 'system:serviceaccount:kube-system:kube-device-plugins-test';
+  const any = pod({ containers: [requesting('beta.hpe.com/cxi', 'limits')] });
+
+  test('its real creates are refused, naming the account', () => {
+    const result = validate(guard, any, { ...CREATE_IN('kube-system'), username: account });
+    expect(result).toEqual({
+      matched: true,
+      allowed: false,
+      messages: [`${account} may only create pods as a dry run (helm test)`],
+    });
+  });
+
+  test('its dry runs, and everyone else, pass', () => {
+    expect(
+      validate(guard, any, { ...CREATE_IN('kube-system'), username: account, dryRun: true }).allowed,
+    ).toBe(true);
+    expect(validate(guard, any, CREATE_IN('kube-system')).matched).toBe(false);
+  });
 });

@@ -33,6 +33,8 @@ export interface ClusterOptions {
   readonly runtimeConfig?: string;
   /** Run the kube-controller-manager with the VAP status controller (type checking). */
   readonly policyStatusController?: boolean;
+  /** Default true (the CEX DaemonSet is privileged); false to show what such a cluster does. */
+  readonly allowPrivileged?: boolean;
 }
 
 const ADMIN_TOKEN = 'kdp-e2e-admin-token';
@@ -168,7 +170,7 @@ export class Cluster {
         `--service-account-signing-key-file=${path.join(dir, 'sa.key')}`,
         '--service-cluster-ip-range=10.96.0.0/16',
         // The CEX DaemonSet is privileged.
-        '--allow-privileged=true',
+        `--allow-privileged=${options.allowPrivileged ?? true}`,
         // No kube-proxy, no real endpoints: do not manage the kubernetes Service's endpoints.
         '--endpoint-reconciler-type=none',
         ...(options.featureGates ? [`--feature-gates=${options.featureGates}`] : []),
@@ -219,7 +221,7 @@ export class Cluster {
     while (Date.now() < deadline) {
       for (const child of this.processes)
         if (child.exitCode !== null)
-          throw new Error(`a component exited (${child.exitCode}):\n${this.logTail()}`);
+          throw new Error(`a component exited (${child.exitCode}):\n${this.logTail(200)}`);
       try {
         const ready = await apiRequest(this.api, 'GET', '/readyz');
         if (ready.status === 200) return;

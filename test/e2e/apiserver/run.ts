@@ -8,7 +8,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { runChecks } from '../../../chart-test/checks';
+import { TestSettings, runChecks } from '../../../chart-test/checks';
+import { ApiConfig, apiRequest } from '../../../chart-test/kube-api';
 import { writeChart } from '../../../synth/render';
 import { EXAMPLE_CXI_NICS } from '../../../synth/multus';
 import { Helm, helms, runHelm } from '../../synth/helpers/helm';
@@ -134,7 +135,7 @@ function objectUrl(o: Manifest): string {
       NetworkAttachmentDefinition: 'network-attachment-definitions',
       PodMonitor: 'podmonitors',
       NodeFeatureRule: 'nodefeaturerules',
-    }[o.kind] ?? `${o.kind.toLowerCase()}s`;
+    }[o.kind] ?? o.kind.toLowerCase().replace(/y$/, 'ie') + 's';
   const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
   const ns = o.metadata.namespace ? `/namespaces/${o.metadata.namespace}` : '';
   return `${base}${ns}/${plural}/${o.metadata.name}`;
@@ -202,7 +203,7 @@ const POD_MONITOR_CRD = {
   },
 };
 
-const NAMESPACES = ['ns-one', 'ns-two', 'finance', 'ml', 'hpc'];
+const NAMESPACES = ['ns-one', 'ns-two', 'finance', 'ml', 'hpc', 'warned'];
 
 /** Namespaces admitting privileged pods, each with its default ServiceAccount (no controller-manager here). */
 async function makeNamespaces(cluster: Cluster): Promise<string> {
@@ -210,7 +211,13 @@ async function makeNamespaces(cluster: Cluster): Promise<string> {
     await cluster.create('/api/v1/namespaces', {
       apiVersion: 'v1',
       kind: 'Namespace',
-      metadata: { name, labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } },
+      metadata: {
+        name,
+        labels: {
+          'pod-security.kubernetes.io/enforce': 'privileged',
+          ...(name === 'warned' && { 'pod-security.kubernetes.io/warn': 'restricted' }),
+        },
+      },
     });
     await cluster.create(`/api/v1/namespaces/${name}/serviceaccounts`, {
       apiVersion: 'v1',
@@ -303,87 +310,83 @@ async function chartTestScenarios(
   release: string,
   namespace: string,
 ) {
-  const hooks = manifests(helm(h, cluster, ['get', 'hooks', release, '-n', namespace]));
-  const testPod = hooks.find((o) => o.kind === 'Pod')!;
-  const env = Object.fromEntries(
-    (testPod.spec!.containers![0].env ?? []).map((e) => [e.name, e.value ?? '']),
-  );
-  const account = env.KDP_SERVICE_ACCOUNT;
-  const token = await cluster.create(`/api/v1/namespaces/${namespace}/serviceaccounts/${account}/token`, {
-    apiVersion: 'authentication.k8s.io/v1',
-    kind: 'TokenRequest',
-    spec: { expirationSeconds: 600 },
-  });
-  const api = { ...cluster.api, token: String((token.body.status as { token: string }).token) };
-  const plugins = JSON.parse(env.KDP_PLUGINS);
-  const settings = {
-    namespace,
-    instance: env.KDP_INSTANCE,
-    plugins,
-    cxiNetworks: env.KDP_CXI_NETWORKS || undefined,
-    serviceAccount: account,
-    image: env.KDP_IMAGE,
-    timeoutSeconds: 3,
-    pollMs: 500,
-  };
-  // No kubelet and no DaemonSet controller here: play their part. cxi runs on one node that advertises its
-  // NICs; kvm runs on one node that never registered (must fail); every other plugin has no node.
-  const daemonSets = (await cluster.request('GET', `/apis/apps/v1/namespaces/${namespace}/daemonsets`)).body
-    .items as Array<{ metadata: { name: string; generation: number; labels: Record<string, string> } }>;
-  for (const ds of daemonSets) {
-    const component = ds.metadata.labels['app.kubernetes.io/component'];
-    const desired = component === 'cxi' || component === 'kvm' ? 1 : 0;
-    const status = {
-      observedGeneration: ds.metadata.generation,
-      desiredNumberScheduled: desired,
-      numberReady: desired,
-      currentNumberScheduled: desired,
-      numberMisscheduled: 0,
-    };
-    const response = await cluster.request(
-      'PATCH',
-      `/apis/apps/v1/namespaces/${namespace}/daemonsets/${ds.metadata.name}/status`,
-      { status },
-    );
-    check(
-      response.status === 200,
-      `status of ${ds.metadata.name}: HTTP ${response.status} ${String(response.body.message)}`,
-    );
-  }
-  const node = await cluster.create(
-    '/api/v1/nodes',
-    { apiVersion: 'v1', kind: 'Node', metadata: { name: `${release}-node` } },
-    true,
-  );
-  void node;
-  const nodeStatus = await cluster.request('PATCH', `/api/v1/nodes/${release}-node/status`, {
-    status: {
-      capacity: { 'beta.hpe.com/cxi': '4', cpu: '2', memory: '1Gi', pods: '10' },
-      allocatable: { 'beta.hpe.com/cxi': '4', cpu: '2', memory: '1Gi', pods: '10' },
-    },
-  });
-  check(nodeStatus.status === 200, `node status: HTTP ${nodeStatus.status}`);
-
-  const results = await runChecks(api, settings);
-  const outcome = (name: string) => results.find((r) => r.check.startsWith(name));
+  let api: ApiConfig | undefined;
   await scenario(`${label}: helm test checks, with the test's own RBAC`, async () => {
-    const summary = results.map((r) => `${r.check}=${r.outcome}`).join('; ');
-    check(outcome('cxi: DaemonSet ready')?.outcome === 'pass', summary);
-    check(outcome('cxi: beta.hpe.com/cxi allocatable')?.outcome === 'pass', summary);
-    check(outcome('kvm: DaemonSet ready')?.outcome === 'pass', summary);
+    const hooks = manifests(helm(h, cluster, ['get', 'hooks', release, '-n', namespace]));
+    const testPod = hooks.find((o) => o.kind === 'Pod');
+    check(testPod !== undefined, 'no test hook pod');
+    const env = Object.fromEntries(
+      (testPod!.spec!.containers![0].env ?? []).map((e) => [e.name, e.value ?? '']),
+    );
+    const account = env.KDP_SERVICE_ACCOUNT;
+    const token = await cluster.create(`/api/v1/namespaces/${namespace}/serviceaccounts/${account}/token`, {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { expirationSeconds: 600 },
+    });
+    api = { ...cluster.api, token: String((token.body.status as { token: string }).token) };
+    const settings = {
+      namespace,
+      instance: env.KDP_INSTANCE,
+      plugins: JSON.parse(env.KDP_PLUGINS) as TestSettings['plugins'],
+      cxiNetworks: env.KDP_CXI_NETWORKS || undefined,
+      serviceAccount: account,
+      image: env.KDP_IMAGE,
+      timeoutSeconds: 3,
+      pollMs: 500,
+    };
+    // No kubelet and no DaemonSet controller here: play their part. cxi runs on one node that advertises its
+    // NICs; kvm runs on one node but never registered (must fail); every other plugin has no node.
+    const daemonSets = (await cluster.request('GET', `/apis/apps/v1/namespaces/${namespace}/daemonsets`)).body
+      .items as Array<{ metadata: { name: string; generation: number; labels: Record<string, string> } }>;
+    for (const ds of daemonSets) {
+      const component = ds.metadata.labels['app.kubernetes.io/component'];
+      const desired = component === 'cxi' || component === 'kvm' ? 1 : 0;
+      const status = {
+        observedGeneration: ds.metadata.generation,
+        desiredNumberScheduled: desired,
+        numberReady: desired,
+        currentNumberScheduled: desired,
+        numberMisscheduled: 0,
+      };
+      const url = `/apis/apps/v1/namespaces/${namespace}/daemonsets/${ds.metadata.name}/status`;
+      const response = await cluster.request('PATCH', url, { status });
+      check(response.status === 200, `${url}: HTTP ${response.status} ${String(response.body.message)}`);
+    }
+    const nodeName = `${release}-node`;
+    await cluster.create(
+      '/api/v1/nodes',
+      { apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName } },
+      true,
+    );
+    const resources = { 'beta.hpe.com/cxi': '4', cpu: '2', memory: '1Gi', pods: '10' };
+    const nodeStatus = await cluster.request('PATCH', `/api/v1/nodes/${nodeName}/status`, {
+      status: { capacity: resources, allocatable: resources },
+    });
     check(
-      outcome('kvm: github.com.ihcsim/kvm allocatable')?.outcome === 'fail',
+      nodeStatus.status === 200,
+      `node status: HTTP ${nodeStatus.status} ${String(nodeStatus.body.message)}`,
+    );
+
+    const results = await runChecks(api, settings);
+    const outcome = (name: string) => results.find((r) => r.check.startsWith(name))?.outcome;
+    const summary = results.map((r) => `${r.check}=${r.outcome}`).join('; ');
+    check(outcome('cxi: DaemonSet ready') === 'pass', summary);
+    check(outcome('cxi: beta.hpe.com/cxi allocatable') === 'pass', summary);
+    check(outcome('kvm: DaemonSet ready') === 'pass', summary);
+    check(
+      outcome('kvm: github.com.ihcsim/kvm allocatable') === 'fail',
       `a missing resource must fail: ${summary}`,
     );
-    check(outcome('tdx: DaemonSet ready')?.outcome === 'skip', summary);
-    const policy = outcome('cxi: networks MutatingAdmissionPolicy')!;
+    check(outcome('tdx: DaemonSet ready') === 'skip', summary);
+    const policy = results.find((r) => r.check.startsWith('cxi: networks'))!;
     check(policy.outcome === (settings.cxiNetworks ? 'pass' : 'skip'), `${policy.outcome}: ${policy.detail}`);
-    return summary.length > 200 ? `${results.length} checks as expected` : summary;
+    return `${results.length} checks: ${results.filter((r) => r.outcome === 'pass').length} pass, ${results.filter((r) => r.outcome === 'skip').length} skip, kvm's missing resource fails`;
   });
   await scenario(`${label}: the test account may create pods only as a dry run`, async () => {
-    const { apiRequest } = await import('../../../chart-test/kube-api');
+    check(api !== undefined, 'no token (previous scenario failed)');
     const r = await apiRequest(
-      api,
+      api!,
       'POST',
       `/api/v1/namespaces/${namespace}/pods`,
       pod(namespace, { containers: [container('main')] }),
@@ -409,7 +412,7 @@ async function helmScenarios(cluster: Cluster, version: string, h: Helm, chart: 
       everything,
       '--dry-run=server',
     ]);
-    const objects = manifests(out.slice(out.indexOf('---')));
+    const objects = manifests(out.slice(out.indexOf('---'), out.indexOf('\nNOTES:')));
     check(
       objects.some((o) => o.kind === 'DaemonSet'),
       'no DaemonSet in the dry-run output',
@@ -481,6 +484,32 @@ async function helmScenarios(cluster: Cluster, version: string, h: Helm, chart: 
     return `${dropped.length} objects gone (${[...new Set(dropped.map((o) => o.kind))].join(', ')})`;
   });
 
+  await scenario(`${label}: with warn=restricted every DaemonSet warns`, async () => {
+    const result = runHelm(h, [
+      'install',
+      'warned',
+      chart,
+      '-n',
+      'warned',
+      '--kubeconfig',
+      cluster.kubeconfig,
+    ]);
+    try {
+      check(result.status === 0, result.stderr);
+      const count = (result.stderr.match(/would violate PodSecurity \\?"restricted:latest/g) ?? []).length;
+      const daemonSets = manifests(helm(h, cluster, ['get', 'manifest', 'warned', '-n', 'warned'])).filter(
+        (o) => o.kind === 'DaemonSet',
+      ).length;
+      check(
+        count >= daemonSets,
+        `${count} PodSecurity warnings for ${daemonSets} DaemonSets:\n${result.stderr}`,
+      );
+      return `${count} warnings, ${daemonSets} DaemonSets`;
+    } finally {
+      runHelm(h, ['uninstall', 'warned', '-n', 'warned', '--wait', '--kubeconfig', cluster.kubeconfig]);
+    }
+  });
+
   await scenario(`${label}: uninstall leaves nothing`, async () => {
     const one = manifests(helm(h, cluster, ['get', 'manifest', 'one', '-n', 'ns-one']));
     const two = manifests(helm(h, cluster, ['get', 'manifest', 'two', '-n', 'ns-two']));
@@ -529,13 +558,153 @@ async function vapTypeCheck(cluster: Cluster, h: Helm, chart: string, label: str
   );
 }
 
+/** On a kube-apiserver with --allow-privileged=false: what a failed install leaves, with and without rollback. */
+async function unprivilegedScenarios(cluster: Cluster, version: string, h: Helm, chart: string) {
+  const label = `${version} helm ${h.major}`;
+  const rendered = () =>
+    manifests(runHelm(h, ['template', 'one', chart, '-n', 'ns-one', '--kube-version', '1.37.2']).stdout);
+  await scenario(`${label}: install --dry-run=server does not show the refusal`, async () => {
+    helm(h, cluster, ['install', 'one', chart, '-n', 'ns-one', '--dry-run=server']);
+  });
+  await scenario(
+    `${label}: install is refused for the privileged CEX DaemonSet and leaves objects behind`,
+    async () => {
+      const result = runHelm(h, [
+        'install',
+        'one',
+        chart,
+        '-n',
+        'ns-one',
+        '--kubeconfig',
+        cluster.kubeconfig,
+      ]);
+      check(result.status !== 0, 'install succeeded');
+      check(/privileged/.test(result.stderr), result.stderr);
+      const left = await existing(cluster, rendered());
+      check(left.length > 0, 'nothing left behind');
+      runHelm(h, ['uninstall', 'one', '-n', 'ns-one', '--wait', '--kubeconfig', cluster.kubeconfig]);
+      check((await existing(cluster, rendered())).length === 0, 'uninstall left objects');
+      return `${left.length} objects left until helm uninstall`;
+    },
+  );
+  const rollback = h.major === 3 ? '--atomic' : '--rollback-on-failure';
+  await scenario(`${label}: install ${rollback} leaves nothing`, async () => {
+    const result = runHelm(h, [
+      'install',
+      'one',
+      chart,
+      '-n',
+      'ns-one',
+      rollback,
+      '--kubeconfig',
+      cluster.kubeconfig,
+    ]);
+    check(result.status !== 0, 'install succeeded');
+    const left = await existing(cluster, rendered());
+    check(left.length === 0, `left behind: ${left.map(keyOf).join(', ')}`);
+  });
+  await scenario(`${label}: with cex.enabled=false it installs`, async () => {
+    helm(h, cluster, ['install', 'one', chart, '-n', 'ns-one', '--set', 'cex.enabled=false']);
+    helm(h, cluster, ['uninstall', 'one', '-n', 'ns-one', '--wait']);
+  });
+}
+
 interface Run {
   readonly label: string;
+  readonly allowPrivileged?: boolean;
   readonly version: string;
   readonly featureGates?: string;
   readonly runtimeConfig?: string;
   readonly mapServed: boolean;
   readonly typeCheck: boolean;
+  /** The MutatingAdmissionPolicy half-configurations of 1.34/1.35 (see mapHalfScenarios). */
+  readonly mapHalf?: 'gate-only' | 'version-only';
+}
+
+/**
+ * 1.34/1.35 with only half of what MutatingAdmissionPolicy needs. The feature gate alone: kube-apiserver must
+ * not start. The API version alone: whatever the server does, the chart must say so — either it skips the
+ * policy (NOTES), or it installs it and `helm test` fails naming the feature gate.
+ */
+async function mapHalfScenarios(run: Run, binaries: Record<string, string>, chart: string): Promise<void> {
+  if (run.mapHalf === 'gate-only') {
+    await scenario(`${run.label}: kube-apiserver refuses to start`, async () => {
+      let cluster: Cluster | undefined;
+      try {
+        cluster = await Cluster.start({ version: run.version, featureGates: run.featureGates }, binaries);
+      } catch (err) {
+        const log = (err as Error).message;
+        // The admission plugin waits for v1beta1 MutatingAdmissionPolicy informers that can never sync, so every
+        // request is refused "not yet ready" and a post-start hook kills the server.
+        check(
+          /failed to list \*v1beta1\.MutatingAdmissionPolicy/.test(log),
+          `exited for another reason:\n${log}`,
+        );
+        const fatal = log.split('\n').find((line) => line.startsWith('F')) ?? '';
+        return `exited; it cannot list v1beta1 MutatingAdmissionPolicy, then ${fatal.replace(/^F\S+ \S+ +\d+ \S+\] /, '').slice(0, 140)}`;
+      }
+      await cluster.stop();
+      throw new Error('kube-apiserver started with the feature gate alone');
+    });
+    return;
+  }
+  let cluster: Cluster | undefined;
+  if (
+    !(await scenario(`${run.label}: start etcd + kube-apiserver`, async () => {
+      cluster = await Cluster.start({ version: run.version, runtimeConfig: run.runtimeConfig }, binaries);
+    }))
+  )
+    return;
+  try {
+    await scenario(`${run.label}: upstream CRDs applied`, () => applyCrds(cluster!));
+    await scenario(`${run.label}: namespaces with their default ServiceAccounts`, () =>
+      makeNamespaces(cluster!),
+    );
+    const h = helms()[1];
+    await scenario(`${run.label}: the chart says what it did about the policy`, async () => {
+      const out = helm(h, cluster!, ['install', 'one', chart, '-n', 'ns-one', '-f', valuesFile(EVERYTHING)]);
+      try {
+        const installed = manifests(helm(h, cluster!, ['get', 'manifest', 'one', '-n', 'ns-one']));
+        if (!installed.some((o) => o.kind === 'MutatingAdmissionPolicy')) {
+          check(
+            out.includes('MutatingAdmissionPolicy skipped'),
+            'policy neither installed nor reported skipped',
+          );
+          return 'the kind is not served: the chart skipped the policy and NOTES say so';
+        }
+        const r = await dryRun(cluster!, pod('hpc', { containers: [container('main', 'beta.hpe.com/cxi')] }));
+        check(r.status === 201, `HTTP ${r.status}: ${r.message}`);
+        check(r.annotations[NETWORKS] === undefined, 'the policy ran without its feature gate');
+        const hooks = manifests(helm(h, cluster!, ['get', 'hooks', 'one', '-n', 'ns-one']));
+        const env = Object.fromEntries(
+          (hooks.find((o) => o.kind === 'Pod')!.spec!.containers![0].env ?? []).map((e) => [
+            e.name,
+            e.value ?? '',
+          ]),
+        );
+        const results = await runChecks(cluster!.api, {
+          namespace: 'ns-one',
+          instance: 'one',
+          plugins: { cxi: { enabled: true, resourceName: 'beta.hpe.com/cxi' } },
+          cxiNetworks: env.KDP_CXI_NETWORKS,
+          serviceAccount: env.KDP_SERVICE_ACCOUNT,
+          image: env.KDP_IMAGE,
+          timeoutSeconds: 0,
+          pollMs: 100,
+        });
+        const policy = results.find((result) => result.check.startsWith('cxi: networks'))!;
+        check(
+          policy.outcome === 'fail' && policy.detail.includes('feature gate'),
+          `${policy.outcome}: ${policy.detail}`,
+        );
+        return 'the kind is served, the policy installs but never runs: helm test fails naming the feature gate';
+      } finally {
+        helm(h, cluster!, ['uninstall', 'one', '-n', 'ns-one', '--wait']);
+      }
+    });
+  } finally {
+    await cluster!.stop();
+  }
 }
 
 const RUNS: Run[] = [
@@ -549,6 +718,29 @@ const RUNS: Run[] = [
     typeCheck: false,
   },
   { label: 'v1.34.4 without it', version: 'v1.34', mapServed: false, typeCheck: false },
+  {
+    label: 'v1.34.4 feature gate alone',
+    version: 'v1.34',
+    featureGates: 'MutatingAdmissionPolicy=true',
+    mapServed: false,
+    typeCheck: false,
+    mapHalf: 'gate-only',
+  },
+  {
+    label: 'v1.34.4 v1beta1 served, feature gate off',
+    version: 'v1.34',
+    runtimeConfig: 'admissionregistration.k8s.io/v1beta1=true',
+    mapServed: false,
+    typeCheck: false,
+    mapHalf: 'version-only',
+  },
+  {
+    label: 'v1.37.2 --allow-privileged=false',
+    version: 'v1.37',
+    allowPrivileged: false,
+    mapServed: true,
+    typeCheck: false,
+  },
 ];
 
 async function main(): Promise<number> {
@@ -570,6 +762,10 @@ async function main(): Promise<number> {
   const chart = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-e2e-chart-')), 'kube-device-plugins');
   writeChart(chart);
   for (const run of runs) {
+    if (run.mapHalf) {
+      await mapHalfScenarios(run, binaries[run.version], chart);
+      continue;
+    }
     let cluster: Cluster | undefined;
     const started = await scenario(`${run.label}: start etcd + kube-apiserver`, async () => {
       cluster = await Cluster.start(
@@ -578,6 +774,7 @@ async function main(): Promise<number> {
           featureGates: run.featureGates,
           runtimeConfig: run.runtimeConfig,
           policyStatusController: run.typeCheck,
+          allowPrivileged: run.allowPrivileged,
         },
         binaries[run.version],
       );
@@ -593,7 +790,9 @@ async function main(): Promise<number> {
         ))
       )
         continue;
-      for (const h of helms()) await helmScenarios(cluster, run.label, h, chart, run.mapServed);
+      for (const h of helms())
+        if (run.allowPrivileged === false) await unprivilegedScenarios(cluster, run.label, h, chart);
+        else await helmScenarios(cluster, run.label, h, chart, run.mapServed);
       if (run.typeCheck) await vapTypeCheck(cluster, helms()[1], chart, run.label);
     } finally {
       if (rows.some((r) => !r.ok) && process.env.KDP_E2E_LOGS) console.log(cluster.logTail());

@@ -74,13 +74,23 @@ interface PolicySpec {
 export interface AdmissionRequest {
   readonly namespace: string;
   readonly operation: 'CREATE';
+  /** Default a plain user, `jane`. */
+  readonly username?: string;
+  /** Default false. */
+  readonly dryRun?: boolean;
 }
 
 function bindings(spec: PolicySpec, pod: object, request: AdmissionRequest) {
   const base = {
     object: pod,
     oldObject: null,
-    request: { ...request, kind: { group: '', version: 'v1', kind: 'Pod' } },
+    request: {
+      namespace: request.namespace,
+      operation: request.operation,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      userInfo: { username: request.username ?? 'jane', groups: ['system:authenticated'] },
+      dryRun: request.dryRun ?? false,
+    },
   };
   const matched =
     spec.matchConstraints.resourceRules.some(

@@ -90,6 +90,12 @@ export function runHelm(helm: Helm, args: string[]): HelmResult {
 /** The release name `helmTemplate` renders with by default: the chart's name, so fullname is that too. */
 export const TEST_RELEASE = 'kube-device-plugins';
 
+/**
+ * Client-side commands check Chart.yaml's kubeVersion (>=1.34) against a built-in version, which is 1.32 in
+ * Helm 3.17: pass the oldest version the chart supports, as a Helm 3 user of `helm template`/`lint` must.
+ */
+export const KUBE_VERSION_FLAGS = ['--kube-version', '1.34.0'];
+
 export interface TemplateOptions {
   /** Default {@link TEST_RELEASE}. */
   readonly release?: string;
@@ -107,6 +113,7 @@ export function helmTemplate(helm: Helm, chartDir: string, options: TemplateOpti
     chartDir,
     '--namespace',
     options.namespace ?? 'kube-system',
+    ...KUBE_VERSION_FLAGS,
   ];
   let valuesFile: string | undefined;
   if (options.values !== undefined) {
