@@ -14,6 +14,12 @@ export function now(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
+/** CPU time (user + system) a process has used so far, ms (/proc/<pid>/stat, 10 ms ticks). */
+export function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+}
+
 /** VmRSS (field "VmRSS") or its anonymous part ("RssAnon": heap, stacks; not the mapped binary) from /proc. */
 export function rssBytes(pid: number, field: 'VmRSS' | 'RssAnon' = 'VmRSS'): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -47,6 +53,8 @@ export interface PluginProcess {
   resource: string;
   /** Process spawn → first ListAndWatch list received by the kubelet, ms. */
   startMs: number;
+  /** CPU time the process used to get there, ms: steadier than `startMs` on a busy machine. */
+  startCpuMs: number;
   /** Allocate calls made so far through `allocate`. */
   allocations: number;
   rss(field?: 'VmRSS' | 'RssAnon'): number;
@@ -97,6 +105,7 @@ export async function startPluginProcess(
     child,
     resource,
     startMs,
+    startCpuMs: cpuMs(child.pid!),
     allocations: 0,
     rss: (field) => rssBytes(child.pid!, field),
     async allocate(concurrency, total) {
