@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as net from 'net';
+import * as os from 'os';
 import * as path from 'path';
 import { NODE_RUNTIME_FLAGS } from '../plugins/cli/node-flags';
 import type { KubeletSimulator } from '../simulator/kubelet';
@@ -123,7 +124,13 @@ export async function startPluginProcess(
   return plugin;
 }
 
-/** Our kvm plugin as the chart runs it (HTTP listener and CDI on), on the fixture tree under `root`. */
+/**
+ * Node's compile cache, as the image has it (NODE_COMPILE_CACHE, see the Dockerfile); filled by the first
+ * start, kept between runs (entries are keyed by file content, Node version and flags).
+ */
+export const COMPILE_CACHE = path.join(os.homedir(), '.cache', 'kube-device-plugins', 'compile-cache');
+
+/** Our kvm plugin as the image and chart run it (compile cache, HTTP listener, CDI on), on `root`'s tree. */
 export const KVM_RESOURCE = 'github.com.ihcsim/kvm';
 export const KVM_ENTRY = path.join(__dirname, '..', '..', 'bin', 'kube-device-plugins.js');
 
@@ -133,14 +140,20 @@ export async function startKvmProcess(
   root: string,
   options: { node?: string; nodeFlags?: string[]; httpPort?: number } = {},
 ): Promise<PluginProcess> {
-  return startPluginProcess(kubelet, KVM_RESOURCE, options.node ?? process.execPath, [
-    ...(options.nodeFlags ?? NODE_RUNTIME_FLAGS),
-    KVM_ENTRY,
-    'kvm',
-    `--device-plugin-dir=${devicePluginDir}`,
-    `--devfs-root=${path.join(root, 'dev')}`,
-    `--cdi-dir=${path.join(root, 'cdi')}`,
-    `--http-addr=127.0.0.1:${options.httpPort ?? 0}`,
-    '--log-level=error',
-  ]);
+  return startPluginProcess(
+    kubelet,
+    KVM_RESOURCE,
+    options.node ?? process.execPath,
+    [
+      ...(options.nodeFlags ?? NODE_RUNTIME_FLAGS),
+      KVM_ENTRY,
+      'kvm',
+      `--device-plugin-dir=${devicePluginDir}`,
+      `--devfs-root=${path.join(root, 'dev')}`,
+      `--cdi-dir=${path.join(root, 'cdi')}`,
+      `--http-addr=127.0.0.1:${options.httpPort ?? 0}`,
+      '--log-level=error',
+    ],
+    { ...process.env, NODE_COMPILE_CACHE: COMPILE_CACHE },
+  );
 }
