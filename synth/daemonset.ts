@@ -41,7 +41,7 @@ export interface DevicePluginOptions {
   readonly nodeSelector?: Record<string, string>;
   /** Default: tolerate every taint, as node agents do (a device node is often tainted for its workloads). */
   readonly tolerations?: Toleration[];
-  /** Default: requests cpu 10m / memory 64Mi, limit memory 128Mi (no CPU limit: it would only add latency). */
+  /** Default: requests cpu 10m / memory 72Mi, limit memory 128Mi (no CPU limit: it would only add latency). */
   readonly resources?: ResourceRequirements;
   /** Secrets to pull the image with. Default none. */
   readonly imagePullSecrets?: Array<{ name: string }>;
@@ -74,7 +74,7 @@ export const COMMON_DEFAULTS = {
   logFormat: 'json' as LogFormat,
   tolerations: [{ operator: 'Exists' }] as Toleration[],
   resources: {
-    requests: { cpu: '10m', memory: '64Mi' },
+    requests: { cpu: '10m', memory: '72Mi' },
     limits: { memory: '128Mi' },
   } as ResourceRequirements,
   imagePullSecrets: [] as Array<{ name: string }>,

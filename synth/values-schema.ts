@@ -255,7 +255,7 @@ function plugin(
     ...podSettings('plugin'),
     resources: {
       description:
-        'Container resources. Defaults from BENCHMARKS.md: a plugin uses ~54 MB idle and ~70 MB after 10,000 allocations (request 64Mi, limit 128Mi); no CPU limit, as throttling only delays a kubelet call.',
+        'Container resources. Defaults from BENCHMARKS.md: a plugin (Node 26) uses ~60 MB idle and ~70 MB under Allocate load (request 72Mi, limit 128Mi); no CPU limit, as throttling only delays a kubelet call.',
       type: 'object',
       additionalProperties: false,
       properties: { requests: quantities, limits: quantities },
