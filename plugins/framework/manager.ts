@@ -442,7 +442,7 @@ function conditionsOf(entry: Entry): ResourceCondition[] {
 }
 
 /** inode + change time: tells a re-created file from the old one even when the inode number is reused. */
-function fileIdentity(file: string): string | undefined {
+export function fileIdentity(file: string): string | undefined {
   try {
     const st = fs.statSync(file, { bigint: true });
     return `${st.ino}:${st.ctimeNs}`;

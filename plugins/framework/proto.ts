@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as api from './api';
 import { decode, encode, type MessageType } from './wire';
 
-function method(
+export function method(
   route: string,
   request: MessageType,
   response: MessageType,

@@ -121,16 +121,7 @@ export class ResourceServer {
     for (const stream of this.streams) stream.end();
     this.streams.clear();
     this.metrics.streams.set({ resource: this.resourceName }, 0);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, 1000);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await shutdownServer(server);
   }
 
   private listAndWatch(call: Stream): void {
@@ -334,7 +325,7 @@ let requestsInFlight = 0;
  */
 const SERVER_OPTIONS: grpc.ServerOptions = { 'grpc.max_concurrent_streams': 16 };
 
-function limited<T>(cb: grpc.sendUnaryData<T>, work: () => Promise<T>): void {
+export function limited<T>(cb: grpc.sendUnaryData<T>, work: () => Promise<T>): void {
   if (requestsInFlight >= MAX_REQUESTS_IN_FLIGHT) {
     cb({
       code: grpc.status.RESOURCE_EXHAUSTED,
@@ -363,8 +354,22 @@ function bindErrorMessage(socketPath: string, err: Error): string {
   return `cannot serve on ${socketPath}: ${cause} (is the device-plugin dir ${path.dirname(socketPath)} writable?)`;
 }
 
+/** Let calls in progress finish, but never wait more than a second for a client that hangs on. */
+export function shutdownServer(server: grpc.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, 1000);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** True when something accepts a connection on the unix socket at `file` (a live server). */
-function socketAnswers(file: string): Promise<boolean> {
+export function socketAnswers(file: string): Promise<boolean> {
   let stat: fs.Stats | undefined;
   try {
     stat = fs.statSync(file);

@@ -6,18 +6,32 @@
 
 export type Scalar = 'string' | 'bool' | 'int32' | 'int64' | 'uint64';
 
+/** A proto3 enum: on the wire an int32; decoded objects carry the number. */
+export interface EnumType {
+  name: string;
+  values: Record<string, number>;
+}
+
 export interface Field {
   no: number;
   /** The .proto field name; the decoded object uses it as is (e.g. `resource_name`, `ID`). */
   name: string;
-  type: Scalar | 'map' | MessageType;
+  type: Scalar | 'map' | MessageType | EnumType;
   repeated?: boolean;
+  /** proto3 `optional`: sent whenever set, even to its default; absent when decoded without it. */
+  optional?: boolean;
+  /** For `map`: the value message of `map<string, Message>`; without it the map is `map<string,string>`. */
+  mapValue?: MessageType;
 }
 
 export interface MessageType {
   /** Fully-qualified name, e.g. `v1beta1.RegisterRequest`. */
   name: string;
   fields: Field[];
+}
+
+export function isMessage(type: Field['type']): type is MessageType {
+  return typeof type === 'object' && 'fields' in type;
 }
 
 // Wire types.
@@ -33,6 +47,26 @@ export const MAP_ENTRY: MessageType = {
     { no: 2, name: 'value', type: 'string' },
   ],
 };
+
+const mapEntries = new WeakMap<MessageType, MessageType>();
+
+/** The synthetic entry message of a map field (`key` = 1, `value` = 2), as protobuf defines maps. */
+function mapEntryOf(field: Field): MessageType {
+  const value = field.mapValue;
+  if (!value) return MAP_ENTRY;
+  let entry = mapEntries.get(value);
+  if (!entry) {
+    entry = {
+      name: `map<string,${value.name}>`,
+      fields: [
+        { no: 1, name: 'key', type: 'string' },
+        { no: 2, name: 'value', type: value },
+      ],
+    };
+    mapEntries.set(value, entry);
+  }
+  return entry;
+}
 
 // ---- encoding ------------------------------------------------------------------------------
 
@@ -72,7 +106,8 @@ class Writer {
 
 function isDefault(type: Field['type'], value: unknown): boolean {
   if (value === undefined || value === null) return true;
-  if (typeof type !== 'string') return false;
+  if (isMessage(type)) return false;
+  if (typeof type !== 'string') return Number(value) === 0; // enum
   if (type === 'string') return value === '';
   if (type === 'bool') return value === false;
   if (type === 'map') return Object.keys(value as object).length === 0;
@@ -81,9 +116,14 @@ function isDefault(type: Field['type'], value: unknown): boolean {
 
 function writeValue(w: Writer, field: Field, value: unknown): void {
   const { no, type } = field;
-  if (typeof type !== 'string') {
+  if (isMessage(type)) {
     w.tag(no, BYTES);
     w.bytes(encode(type, value as Record<string, unknown>));
+    return;
+  }
+  if (typeof type !== 'string') {
+    w.tag(no, VARINT); // enum
+    w.varint(Math.trunc(Number(value)));
     return;
   }
   switch (type) {
@@ -102,9 +142,9 @@ function writeValue(w: Writer, field: Field, value: unknown): void {
       w.varint(typeof value === 'bigint' ? value : Math.trunc(Number(value)));
       return;
     case 'map':
-      for (const [key, v] of Object.entries(value as Record<string, string>)) {
+      for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
         w.tag(no, BYTES);
-        w.bytes(encode(MAP_ENTRY, { key, value: v }));
+        w.bytes(encode(mapEntryOf(field), { key, value: v }));
       }
   }
 }
@@ -115,7 +155,7 @@ export function encode(type: MessageType, message: Record<string, unknown>): Buf
     const value = message[field.name];
     if (field.repeated) {
       for (const item of (value as unknown[] | undefined) ?? []) writeValue(w, field, item);
-    } else if (!isDefault(field.type, value)) {
+    } else if (field.optional ? value !== undefined && value !== null : !isDefault(field.type, value)) {
       writeValue(w, field, value);
     }
   }
@@ -169,13 +209,19 @@ function scalarFromVarint(type: Scalar, raw: bigint): unknown {
   return Number(raw);
 }
 
-/** Defaults as proto3 defines them: '', false, 0, [], {}; absent messages are null. */
+/**
+ * Defaults as proto3 defines them: '', false, 0, [], {}; absent messages are null; absent `optional`
+ * fields stay absent (that absence is their point).
+ */
 function defaultsOf(type: MessageType): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of type.fields) {
+    if (f.optional) continue;
     if (f.repeated) out[f.name] = [];
     else if (f.type === 'map') out[f.name] = {};
-    else if (typeof f.type !== 'string') out[f.name] = null;
+    else if (isMessage(f.type)) out[f.name] = null;
+    else if (typeof f.type !== 'string')
+      out[f.name] = 0; // enum
     else out[f.name] = f.type === 'string' ? '' : f.type === 'bool' ? false : 0;
   }
   return out;
@@ -196,10 +242,16 @@ export function decode(type: MessageType, buf: Buffer): Record<string, unknown> 
     }
     const t = field.type;
     if (t === 'map') {
-      const entry = decode(MAP_ENTRY, r.bytes());
-      (message[field.name] as Record<string, string>)[entry.key as string] = entry.value as string;
-    } else if (typeof t !== 'string') {
+      const entry = decode(mapEntryOf(field), r.bytes());
+      // A map entry without its value holds the value type's default, as in every protobuf runtime.
+      const value = entry.value ?? decode(field.mapValue!, Buffer.alloc(0));
+      (message[field.name] as Record<string, unknown>)[entry.key as string] = value;
+    } else if (isMessage(t)) {
       const value = decode(t, r.bytes());
+      if (field.repeated) (message[field.name] as unknown[]).push(value);
+      else message[field.name] = value;
+    } else if (typeof t !== 'string') {
+      const value = Number(BigInt.asIntN(32, r.varint())); // enum: unknown values are kept, as proto3 says
       if (field.repeated) (message[field.name] as unknown[]).push(value);
       else message[field.name] = value;
     } else if (t === 'string') {

@@ -3,44 +3,14 @@
  * bytes must round-trip with an independent protobuf implementation (protobufjs parsing the .proto).
  */
 import * as path from 'path';
-import * as protobuf from 'protobufjs';
 import * as api from '../../plugins/framework/api';
 import { decode, encode, type MessageType } from '../../plugins/framework/wire';
+import { allMessageNames, describeProto, describeTable, loadRoot } from './proto-tables';
 
-const root = new protobuf.Root();
-root.loadSync(
-  [
-    path.join(__dirname, '../../proto/deviceplugin-v1beta1.proto'),
-    path.join(__dirname, '../../proto/podresources-v1.proto'),
-  ],
-  {
-    keepCase: true,
-  },
-);
-root.resolveAll();
-
-function describeTable(type: MessageType) {
-  return type.fields.map((f) => ({
-    no: f.no,
-    name: f.name,
-    type: f.type === 'map' ? 'map<string,string>' : typeof f.type === 'string' ? f.type : f.type.name,
-    repeated: !!f.repeated,
-  }));
-}
-
-function describeProto(type: protobuf.Type) {
-  return type.fieldsArray.map((f) => ({
-    no: f.id,
-    name: f.name,
-    type:
-      f instanceof protobuf.MapField
-        ? `map<${f.keyType},${f.type}>`
-        : f.resolvedType
-          ? f.resolvedType.fullName.slice(1)
-          : f.type,
-    repeated: f.repeated,
-  }));
-}
+const root = loadRoot([
+  path.join(__dirname, '../../proto/deviceplugin-v1beta1.proto'),
+  path.join(__dirname, '../../proto/podresources-v1.proto'),
+]);
 
 test.each(api.ALL_MESSAGES.map((m) => [m.name, m] as const))('%s matches the .proto', (name, type) => {
   expect(describeTable(type)).toEqual(describeProto(root.lookupType(name)));
@@ -48,13 +18,7 @@ test.each(api.ALL_MESSAGES.map((m) => [m.name, m] as const))('%s matches the .pr
 
 test('every message and service method in the .proto files has a table', () => {
   const names = new Set(api.ALL_MESSAGES.map((m) => m.name));
-  const all: string[] = [];
-  const walk = (ns: protobuf.NamespaceBase) =>
-    ns.nestedArray.forEach((n) =>
-      n instanceof protobuf.Type ? all.push(n.fullName.slice(1)) : n instanceof protobuf.Namespace && walk(n),
-    );
-  walk(root);
-  expect(all.filter((n) => !names.has(n))).toEqual([]);
+  expect(allMessageNames(root).filter((n) => !names.has(n))).toEqual([]);
 });
 
 const samples: [MessageType, Record<string, unknown>][] = [
@@ -132,6 +96,32 @@ test.each(samples.map(([t, v]) => [t.name, t, v] as const))(
     );
   },
 );
+
+test('device-plugin encodings are byte-identical to the codec before DRA support', () => {
+  // Golden bytes recorded before wire.ts learned enums, optional and map<string,Message>.
+  const response = {
+    container_responses: [
+      {
+        envs: { A: '1' },
+        mounts: [{ container_path: '/c', host_path: '/h', read_only: true }],
+        devices: [{ container_path: '/d', host_path: '/d', permissions: 'rw' }],
+        annotations: { k: 'v' },
+        cdi_devices: [{ name: 'a/b=c' }],
+      },
+    ],
+  };
+  expect(encode(api.AllocateResponse, response).toString('hex')).toBe(
+    '0a330a060a0141120131120a0a022f6312022f6818011a0c0a022f6412022f641a02727722060a016b1201762a070a05612f623d63',
+  );
+  const devices = { devices: [{ ID: 'a', health: 'Healthy', topology: { nodes: [{ ID: 0 }, { ID: 2 }] } }] };
+  expect(encode(api.ListAndWatchResponse, devices).toString('hex')).toBe(
+    '0a140a016112074865616c7468791a060a000a020802',
+  );
+  const allocatable = { devices: [], cpu_ids: [1, 2, 300], memory: [{ memory_type: 'm', size: 2 ** 40 }] };
+  expect(encode(api.PrAllocatableResourcesResponse, allocatable).toString('hex')).toBe(
+    '1001100210ac021a0a0a016d10808080808020',
+  );
+});
 
 test('unknown fields are skipped and defaults filled in', () => {
   // field 9 (varint) and field 10 (bytes) are unknown to RegisterRequest
