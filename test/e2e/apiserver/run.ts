@@ -315,6 +315,13 @@ async function chartTestScenarios(
     const hooks = manifests(helm(h, cluster, ['get', 'hooks', release, '-n', namespace]));
     const testPod = hooks.find((o) => o.kind === 'Pod');
     check(testPod !== undefined, 'no test hook pod');
+    // The hook pod itself is one the server accepts (helm test would create it as is).
+    const accepted = await cluster.request(
+      'POST',
+      `/api/v1/namespaces/${namespace}/pods?dryRun=All`,
+      testPod,
+    );
+    check(accepted.status === 201, `the test pod: HTTP ${accepted.status} ${String(accepted.body.message)}`);
     const env = Object.fromEntries(
       (testPod!.spec!.containers![0].env ?? []).map((e) => [e.name, e.value ?? '']),
     );
