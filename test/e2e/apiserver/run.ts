@@ -822,6 +822,12 @@ function report(): number {
   return failed ? 1 : 0;
 }
 
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    console.log(`${signal}: stopping etcd and kube-apiserver`);
+    void Promise.all([...Cluster.running].map((cluster) => cluster.stop())).then(() => process.exit(130));
+  });
+
 main().then(
   (code) => process.exit(code),
   (err: Error) => {
