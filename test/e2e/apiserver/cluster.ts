@@ -111,6 +111,8 @@ export class Cluster {
   readonly api: ApiConfig;
   readonly kubeconfig: string;
   private readonly processes: ChildProcess[] = [];
+  /** Every cluster not yet stopped, so that an interrupted run stops its etcd and kube-apiserver too. */
+  static readonly running = new Set<Cluster>();
   private readonly logs: string[] = [];
 
   private constructor(dir: string) {
@@ -143,6 +145,7 @@ export class Cluster {
     makeCertificates(dir);
     fs.writeFileSync(path.join(dir, 'tokens.csv'), `${ADMIN_TOKEN},admin,admin,system:masters\n`);
     const cluster = new Cluster(dir);
+    Cluster.running.add(cluster);
     try {
       const etcd = `http://127.0.0.1:${PORTS.etcdClient}`;
       cluster.spawn('etcd', binaries.etcd, [
@@ -250,6 +253,7 @@ export class Cluster {
   }
 
   async stop(): Promise<void> {
+    Cluster.running.delete(this);
     for (const child of [...this.processes].reverse()) {
       if (child.exitCode !== null) continue;
       const exited = new Promise((resolve) => child.once('exit', resolve));

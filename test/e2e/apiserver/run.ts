@@ -315,6 +315,13 @@ async function chartTestScenarios(
     const hooks = manifests(helm(h, cluster, ['get', 'hooks', release, '-n', namespace]));
     const testPod = hooks.find((o) => o.kind === 'Pod');
     check(testPod !== undefined, 'no test hook pod');
+    // The hook pod itself is one the server accepts (helm test would create it as is).
+    const accepted = await cluster.request(
+      'POST',
+      `/api/v1/namespaces/${namespace}/pods?dryRun=All`,
+      testPod,
+    );
+    check(accepted.status === 201, `the test pod: HTTP ${accepted.status} ${String(accepted.body.message)}`);
     const env = Object.fromEntries(
       (testPod!.spec!.containers![0].env ?? []).map((e) => [e.name, e.value ?? '']),
     );
@@ -814,6 +821,12 @@ function report(): number {
   console.log(`\n${rows.length - failed} passed, ${failed} failed`);
   return failed ? 1 : 0;
 }
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    console.log(`${signal}: stopping etcd and kube-apiserver`);
+    void Promise.all([...Cluster.running].map((cluster) => cluster.stop())).then(() => process.exit(130));
+  });
 
 main().then(
   (code) => process.exit(code),
