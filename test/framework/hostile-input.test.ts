@@ -3,6 +3,10 @@
  * trailer used to drop the kubelet's connection and end its ListAndWatch stream), and preferred
  * allocations that cannot be answered as the README promises are refused with INVALID_ARGUMENT.
  */
+import * as path from 'path';
+import * as grpc from '@grpc/grpc-js';
+import { MAX_REQUESTS_IN_FLIGHT } from '../../plugins/framework/resource-server';
+import { services, unary, unixTarget } from '../../plugins/framework/proto';
 import { FakePlugin, healthy } from '../helpers/fake-plugin';
 import { harnessWith, type Harness } from './harness';
 
@@ -160,4 +164,34 @@ describe('GetPreferredAllocation on inconsistent input: INVALID_ARGUMENT naming 
       }
     }
   });
+});
+
+test('beyond MAX_REQUESTS_IN_FLIGHT calls being worked on, RESOURCE_EXHAUSTED at once; the rest complete', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  await start(new FakePlugin(RESOURCE, healthy('a'), { allocate: () => gate.then(() => ({})) }));
+  const socket = path.join(h.dir, h.kubelet.resource(RESOURCE)!.endpoint);
+  // 16 streams per connection: five connections (no shared subchannel) to get past the process-wide cap.
+  const clients = Array.from(
+    { length: 5 },
+    () =>
+      new (services().devicePlugin)(unixTarget(socket), grpc.credentials.createInsecure(), {
+        'grpc.use_local_subchannel_pool': 1,
+      }),
+  );
+  const calls = clients.flatMap((client) =>
+    Array.from({ length: 15 }, () =>
+      unary(client, 'Allocate', { container_requests: [{ devices_ids: ['a'] }] }, 20_000).then(
+        () => 'ok',
+        (err: grpc.ServiceError) => `${err.code}: ${err.details}`,
+      ),
+    ),
+  );
+  const refused = await Promise.race(calls); // the first answer is a refusal: the others wait at the gate
+  expect(refused).toBe(`8: too many requests in flight (${MAX_REQUESTS_IN_FLIGHT}); retry`);
+  release();
+  const outcomes = await Promise.all(calls);
+  clients.forEach((c) => c.close());
+  expect(outcomes.filter((o) => o === 'ok')).toHaveLength(MAX_REQUESTS_IN_FLIGHT);
+  expect(outcomes.filter((o) => o.startsWith('8: '))).toHaveLength(75 - MAX_REQUESTS_IN_FLIGHT);
 });
