@@ -32,7 +32,7 @@ import {
   waitForReady,
   type WireRegisterRequest,
 } from './proto';
-import { ResourceServer } from './resource-server';
+import { assertNotServedElsewhere, ResourceServer } from './resource-server';
 import type { ResourceCondition, ResourcePlugin } from './types';
 
 export interface ManagerOptions {
@@ -139,6 +139,9 @@ export class PluginManager {
     if (this.entries.has(resource)) throw new Error(`resource ${resource} is already served`);
     const socketPath = path.join(this.opts.devicePluginDir, socketNameFor(resource));
     assertSocketPath(socketPath);
+    // Another instance on this dir: refuse before the plugin starts, so nothing of its is touched
+    // (not even a CDI spec both would write).
+    await assertNotServedElsewhere(socketPath);
     this.start();
 
     const log = this.opts.log.with({ resource });

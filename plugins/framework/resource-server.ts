@@ -81,10 +81,7 @@ export class ResourceServer {
     await this.close();
     assertSocketPath(this.socketPath);
     // Only a socket nothing answers on is stale: a live one belongs to another instance on this dir.
-    if (await socketAnswers(this.socketPath))
-      throw new Error(
-        `another process serves ${this.socketPath}; not touching it (two instances on one dir?)`,
-      );
+    await assertNotServedElsewhere(this.socketPath);
     fs.rmSync(this.socketPath, { force: true });
     const server = new grpc.Server(SERVER_OPTIONS);
     server.addService(services().devicePlugin.service, {
@@ -366,6 +363,12 @@ export function shutdownServer(server: grpc.Server): Promise<void> {
       resolve();
     });
   });
+}
+
+/** Only a socket nothing answers on is stale: a live one belongs to another instance on this dir. */
+export async function assertNotServedElsewhere(socketPath: string): Promise<void> {
+  if (await socketAnswers(socketPath))
+    throw new Error(`another process serves ${socketPath}; not touching it (two instances on one dir?)`);
 }
 
 /** True when something accepts a connection on the unix socket at `file` (a live server). */

@@ -75,8 +75,13 @@ test('a second instance on a live socket exits 1 saying another process serves i
     await kubelet.waitForRegistration('github.com.ihcsim/kvm', 10_000);
     const socket = path.join(dir, 'dp', 'kdp-github.com.ihcsim_kvm.sock');
     const before = fs.statSync(socket).ino;
+    const [spec] = fs.readdirSync(path.join(dir, 'cdi')).map((f) => path.join(dir, 'cdi', f));
+    const specBefore = fs.statSync(spec, { bigint: true });
     const second = run([CLI, 'kvm', ...kvmFlags()]);
     expect(await second.exited).toBe(1);
+    // Refused before its plugin started: the CDI spec both would write is the first one's, untouched.
+    const specAfter = fs.statSync(spec, { bigint: true });
+    expect([specAfter.ino, specAfter.mtimeNs]).toEqual([specBefore.ino, specBefore.mtimeNs]);
     expect(second.stderr()).toContain(`kube-device-plugins kvm: another process serves ${socket}`);
     expect(second.stderr()).not.toMatch(/EADDRINUSE/);
     expect(fs.statSync(socket).ino).toBe(before);
