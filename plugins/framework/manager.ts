@@ -159,7 +159,7 @@ export class PluginManager {
     server.onStreamEnded = () => this.armStreamWatchdog(entry, this.opts.restreamGraceMs);
     try {
       await plugin.start(server.publish);
-      await this.enqueue(entry, () => this.reconcileEntry(entry));
+      await this.enqueue(entry, () => this.reconcileEntry(entry), true);
     } catch (err) {
       this.entries.delete(resource);
       await server.close();
@@ -267,11 +267,15 @@ export class PluginManager {
     });
   }
 
-  private enqueue(entry: Entry, task: () => Promise<void>): Promise<void> {
+  /**
+   * Run `task` after the entry's earlier ones. Its failure is logged here unless the caller awaits
+   * the result and reports it itself (`callerReports`, as addResource's caller does at start-up).
+   */
+  private enqueue(entry: Entry, task: () => Promise<void>, callerReports = false): Promise<void> {
     const run = entry.queue.then(task, task);
-    entry.queue = run.catch((err) =>
-      entry.log.error('unexpected error while managing resource', { error: err }),
-    );
+    entry.queue = run.catch((err) => {
+      if (!callerReports) entry.log.error('unexpected error while managing resource', { error: err });
+    });
     return run;
   }
 
