@@ -82,7 +82,7 @@ function row(
   target?: { text: string; met: (ratio: number, ours: number) => boolean },
 ): BenchRow {
   const ratio = ours / go;
-  // (a CPU time can read 0: /proc counts it in 10 ms ticks)
+  // (n/a when the Go figure is 0, which a clock tick could make it)
   const r = !Number.isFinite(ratio) ? 'n/a' : ratio < 0.1 ? ratio.toPrecision(2) : ratio.toFixed(2);
   return {
     metric,
