@@ -16,6 +16,7 @@ interface E2EResults {
       plugin: string;
       firstRegisterMs?: number;
       reRegisterMs: number[];
+      restartGapsMs?: number[];
       registersPerRestart: number[];
       ok: boolean;
     }[];
@@ -49,6 +50,14 @@ export const bench: BenchScenario = {
           value: `${show(p.firstRegisterMs)} / ${show(p.reRegisterMs.length ? percentile(p.reRegisterMs, 50) : undefined)} / ${show(p.reRegisterMs.length ? percentile(p.reRegisterMs, 99) : undefined)}; ${exact}/${p.registersPerRestart.length}`,
         });
       }
+      const slow = v.plugins.flatMap((p) =>
+        p.reRegisterMs.flatMap((t, i) => (t > 100 ? [p.restartGapsMs?.[i] ?? NaN] : [])),
+      );
+      if (slow.length > 0)
+        rows.push({
+          metric: `kubelet ${v.kubernetes}: re-registrations over 100 ms; the stop → start pause before each`,
+          value: `${slow.length} of ${all.length}; ${[...new Set(slow)].map((g) => `${g} ms`).join(', ')}`,
+        });
       if (all.length > 0)
         rows.push({
           metric: `kubelet ${v.kubernetes}, every plugin: re-register p50 / p99 (${all.length} restarts)`,

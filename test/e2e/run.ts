@@ -18,7 +18,7 @@ import { cxi } from './plugins/cxi';
 import { devnode, kvm, tdx } from './plugins/device-nodes';
 import { netdevice } from './plugins/netdevice';
 import { percentile } from '../../bench/scenario';
-import { runScenario, type PluginResult, type PluginScenario } from './scenario';
+import { emptyResult, runScenario, type PluginResult, type PluginScenario } from './scenario';
 
 const SCENARIOS: PluginScenario[] = [tdx, kvm, devnode, cxi, netdevice, cex];
 
@@ -104,7 +104,7 @@ async function runVersion(
     console.log(`kubelet ${v.minor} · ${scenario.name}`);
     const why = scenario.unavailable?.();
     const plugin: PluginResult = why
-      ? { plugin: scenario.name, reRegisterMs: [], registersPerRestart: [], checks: [], ok: false }
+      ? { ...emptyResult(scenario.name), ok: false }
       : await runScenario(
           scenario,
           harness.binary,

@@ -121,6 +121,8 @@ func (n *node) start(args startArgs) (any, error) {
 		return nil, errors.New("already started: stop first")
 	}
 	n.gen++
+	// The kubelet starts now: a plugin may register as soon as dm.Start listens, before this returns.
+	startedAt := nowMs()
 	logger := klog.LoggerWithValues(n.logger, "generation", n.gen)
 	dm, tm, err := newKubeletManagers(logger, filepath.Join(args.Dir, "kubelet.sock"), args.Policy, args.NUMANodes)
 	if err != nil {
@@ -145,7 +147,7 @@ func (n *node) start(args startArgs) (any, error) {
 		return nil, err
 	}
 	n.dm, n.tm, n.pr, n.dir, n.prSocket = dm, tm, pr, args.Dir, args.PodResourcesSocket
-	return map[string]any{"generation": n.gen, "startedAt": nowMs()}, nil
+	return map[string]any{"generation": n.gen, "startedAt": startedAt}, nil
 }
 
 type stopArgs struct {
