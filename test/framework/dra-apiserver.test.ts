@@ -1,5 +1,6 @@
 /**
- * The production ClaimReader (dra/claims.ts, `@kubernetes/client-node`) against a REAL kube-apiserver
+ * The production ClaimReader (dra/claims.ts) and ResourceSlice publisher (dra/slices.ts), both through
+ * `@kubernetes/client-node`, against a REAL kube-apiserver
  * + etcd built from the Go module proxy (test/e2e/apiserver/build.sh, cached): a ResourceClaim is
  * created and allocated through the API (status subresource, as the scheduler writes it), and a
  * DraDriver in a child process (client-node is ESM, which jest cannot load) prepares it.
@@ -8,7 +9,8 @@
  * Under CI=true it always runs (building the binaries if need be); elsewhere it is skipped, with the
  * reason, when the binaries are not cached yet.
  */
-import { execFileSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
+import * as readline from 'readline';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -77,7 +79,49 @@ function prepareInChild(kubeconfig: string, dir: string, claims: object[]): Reco
   return JSON.parse(out) as Record<string, unknown>;
 }
 
-describeUnless(missingBinaries(), 'DRA ClaimReader against a real kube-apiserver', () => {
+/**
+ * A SlicePublisher with the production SliceApi in a child node, driven by JSON lines on stdin
+ * (`{op: 'update', devices}`, `{op: 'flush'}`, `{op: 'stop', remove}`), answering each with its status.
+ */
+function publisherInChild(kubeconfig: string) {
+  const script = `
+    const { SlicePublisher, kubeSliceApi } = require(${JSON.stringify(path.join(REPO_ROOT, 'dist/plugins/framework/dra/slices.js'))});
+    const { silentLogger } = require(${JSON.stringify(path.join(REPO_ROOT, 'dist/plugins/framework/log.js'))});
+    const publisher = new SlicePublisher({
+      driverName: ${JSON.stringify(DRIVER)}, nodeName: ${JSON.stringify(NODE)},
+      api: kubeSliceApi({ kubeconfig: process.env.KUBECONFIG }), log: silentLogger,
+      initialBackoffMs: 50, maxBackoffMs: 500,
+    });
+    const lines = require('readline').createInterface({ input: process.stdin });
+    lines.on('line', async (line) => {
+      const cmd = JSON.parse(line);
+      if (cmd.op === 'update') publisher.update(cmd.devices);
+      if (cmd.op === 'flush') await publisher.flush();
+      if (cmd.op === 'stop') await publisher.stop(cmd.remove);
+      process.stdout.write(JSON.stringify(publisher.status()) + '\\n');
+      if (cmd.op === 'stop') process.exit(0);
+    });`;
+  const child = spawn(process.execPath, ['-e', script], {
+    env: { ...process.env, KUBECONFIG: kubeconfig },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const replies = readline.createInterface({ input: child.stdout! });
+  const pending: ((line: string) => void)[] = [];
+  replies.on('line', (line) => pending.shift()?.(line));
+  // A child that dies answers every waiting command with its exit, instead of a test timeout.
+  child.on('exit', (code) => pending.splice(0).forEach((answer) => answer(JSON.stringify({ exited: code }))));
+  return {
+    send(cmd: object): Promise<{ inSync: boolean; generation?: number; lastError?: string }> {
+      return new Promise((resolve) => {
+        pending.push((line) => resolve(JSON.parse(line)));
+        child.stdin!.write(JSON.stringify(cmd) + '\n');
+      });
+    },
+    kill: () => child.kill(),
+  };
+}
+
+describeUnless(missingBinaries(), 'DRA ClaimReader and ResourceSlices against a real kube-apiserver', () => {
   let cluster: Cluster;
   let dir: string;
 
@@ -130,6 +174,82 @@ describeUnless(missingBinaries(), 'DRA ClaimReader against a real kube-apiserver
       throw new Error(`allocating ${name}: HTTP ${put.status}: ${String(put.body.message)}`);
     return { namespace: NS, name, uid: claim.metadata.uid };
   }
+
+  interface Slice {
+    metadata: { name: string; ownerReferences: object[] };
+    spec: { pool: { name: string; generation: number; resourceSliceCount: number }; devices: object[] };
+  }
+  async function ourSlices(): Promise<Slice[]> {
+    const res = await cluster.request(
+      'GET',
+      `/apis/resource.k8s.io/v1/resourceslices?fieldSelector=spec.driver=${DRIVER},spec.nodeName=${NODE}`,
+    );
+    return (res.body as { items: Slice[] }).items;
+  }
+
+  test('ResourceSlice: one pool, typed attributes, owned by the Node, generation bumped, repaired, removed', async () => {
+    const node = await cluster.create('/api/v1/nodes', { metadata: { name: NODE } }, true);
+    const nodeUid = (node.body as { metadata: { uid: string } }).metadata.uid;
+    const publisher = publisherInChild(cluster.kubeconfig);
+    try {
+      const kvm0 = {
+        name: 'kvm-0',
+        attributes: {
+          path: { string: '/dev/kvm' },
+          major: { int: 10 },
+          shared: { bool: true },
+          api: { version: '1.2.3' },
+        },
+        capacity: { slots: '1' },
+      };
+      publisher.send({ op: 'update', devices: [kvm0, { name: 'kvm-1' }] });
+      expect(await publisher.send({ op: 'flush' })).toMatchObject({ inSync: true, generation: 1 });
+      let slices = await ourSlices();
+      expect(slices).toHaveLength(1);
+      expect(slices[0].metadata.ownerReferences).toEqual([
+        { apiVersion: 'v1', kind: 'Node', name: NODE, uid: nodeUid, controller: true },
+      ]);
+      expect(slices[0].spec.pool).toEqual({ name: NODE, generation: 1, resourceSliceCount: 1 });
+      expect(slices[0].spec.devices).toEqual([
+        {
+          name: 'kvm-0',
+          attributes: kvm0.attributes, // the API's typed form is the one families give
+          capacity: { slots: { value: '1' } }, // quantities, as the API stores them
+        },
+        { name: 'kvm-1' },
+      ]);
+
+      // The same list again: nothing is written.
+      publisher.send({ op: 'update', devices: [{ name: 'kvm-1' }, kvm0] });
+      expect(await publisher.send({ op: 'flush' })).toMatchObject({ inSync: true, generation: 1 });
+
+      // Someone else edits the slice: the next sync re-reads it and writes the whole pool again.
+      const edited = { ...slices[0], spec: { ...slices[0].spec, devices: [{ name: 'intruder' }] } };
+      const put = await cluster.request(
+        'PUT',
+        `/apis/resource.k8s.io/v1/resourceslices/${slices[0].metadata.name}`,
+        edited,
+      );
+      expect(put.status).toBe(200);
+      publisher.send({ op: 'update', devices: [{ name: 'kvm-1' }] });
+      expect(await publisher.send({ op: 'flush' })).toMatchObject({ inSync: true, generation: 2 });
+      slices = await ourSlices();
+      expect(slices.map((s) => [s.spec.pool.generation, s.spec.devices])).toEqual([[2, [{ name: 'kvm-1' }]]]);
+
+      // Deleted behind our back: the next change creates it again, with a higher generation.
+      await cluster.request('DELETE', `/apis/resource.k8s.io/v1/resourceslices/${slices[0].metadata.name}`);
+      publisher.send({ op: 'update', devices: [{ name: 'kvm-2' }] });
+      expect(await publisher.send({ op: 'flush' })).toMatchObject({ inSync: true });
+      slices = await ourSlices();
+      expect(slices.map((s) => s.spec.devices)).toEqual([[{ name: 'kvm-2' }]]);
+
+      // Uninstall removes it.
+      await publisher.send({ op: 'stop', remove: true });
+      expect(await ourSlices()).toEqual([]);
+    } finally {
+      publisher.kill();
+    }
+  });
 
   test('prepares a claim the API server allocated; missing and re-created claims fail per claim', async () => {
     const claim = await allocatedClaim('vm-claim');

@@ -287,6 +287,24 @@ describe('DRA driver: per-claim errors and the family adapter', () => {
     expect(driver.devices().map((d) => d.device.id)).toEqual(['ok-0']);
   });
 
+  test('slice devices: healthy ones only, with the attributes the family gives', async () => {
+    const plugin = new FakePlugin('kdp.example/dev', [...healthy('d0'), { id: 'd1', health: 'Unhealthy' }]);
+    const withAttributes: ResourcePlugin = Object.assign(plugin, {
+      draAttributes: (device: { id: string }) => ({
+        attributes: { path: { string: `/dev/${device.id}` }, minor: { int: 0 } },
+        capacity: { slots: '4' },
+      }),
+    });
+    await start(withAttributes);
+    expect(driver.sliceDevices()).toEqual([
+      {
+        name: 'd0',
+        attributes: { path: { string: '/dev/d0' }, minor: { int: 0 } },
+        capacity: { slots: '4' },
+      },
+    ]);
+  });
+
   test('a corrupt checkpoint stops the start with the file named', () => {
     const file = draPaths(path.join(dir, 'kubelet'), DRIVER).checkpoint;
     fs.mkdirSync(path.dirname(file), { recursive: true });

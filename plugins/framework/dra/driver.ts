@@ -28,6 +28,7 @@ import type {
   WirePrepareResult,
   WireUnprepareResult,
 } from './registration';
+import type { SliceDevice } from './slices';
 
 // ---- the API server side: only what prepare needs of a ResourceClaim ----
 
@@ -198,6 +199,16 @@ export class DraDriver implements DraNodeHandler {
     return this.families.flatMap((f) =>
       [...f.devices.values()].map((device) => ({ device, plugin: f.plugin })),
     );
+  }
+
+  /**
+   * The pool as ResourceSlice devices: the healthy ones (an unhealthy device must not be allocated),
+   * with the attributes their family gives.
+   */
+  sliceDevices(): SliceDevice[] {
+    return this.devices()
+      .filter(({ device }) => device.health === HEALTHY)
+      .map(({ device, plugin }) => ({ name: device.id, ...plugin.draAttributes?.(device) }));
   }
 
   onDevicesChanged(listener: DraDevicesListener): () => void {
