@@ -21,7 +21,7 @@ import { createKvmResource } from '../../plugins/kvm/plugin';
 import { cdiSchemaErrors } from '../helpers/cdi-schema';
 import { FakePlugin, healthy } from '../helpers/fake-plugin';
 import { describeAsRoot } from '../helpers/root';
-import { removeDir, tempDir } from '../helpers/tmp';
+import { eventually, removeDir, tempDir } from '../helpers/tmp';
 import { FakePluginWatcher } from './dra-fake-kubelet';
 
 const DRIVER = 'kvm.kdp.example';
@@ -193,6 +193,36 @@ describeAsRoot('DRA driver with the kvm family, through the kubelet sockets', ()
         cdi_device_ids: [`kdp.example/kvm=${UID}-kvm-2`],
       },
     ]);
+  });
+
+  test("health: the kubelet's NodeWatchResources stream gets every device, and a change at once", async () => {
+    driver = newDriver();
+    const family = new FakePlugin('kdp.example/dev', healthy('d0', 'd1'));
+    await driver.addResource(family);
+    plugin = new DraKubeletPlugin({
+      driverName: DRIVER,
+      kubeletRootDir: path.join(dir, 'kubelet'),
+      handler: driver,
+      health: driver.healthSource(),
+      log: silentLogger,
+    });
+    await plugin.start();
+    const info = await kubelet.register(plugin.paths.registrationSocket);
+    expect(info.supported_versions).toEqual(['v1.DRAPlugin', 'v1beta1.DRAPlugin', 'v1.DRAResourceHealth']);
+    const watch = kubelet.watchHealth(info.endpoint);
+    const entry = (device: string, health: number) => ({
+      device: { pool_name: NODE, device_name: device },
+      health,
+      last_updated_time: expect.any(Number),
+      health_check_timeout_seconds: 30,
+      message: '',
+    });
+    await eventually(() => watch.messages.length === 1, 5000, 'first health list');
+    expect(watch.messages[0].devices).toEqual([entry('d0', 1), entry('d1', 1)]);
+    family.set([...healthy('d0'), { id: 'd1', health: 'Unhealthy' }]);
+    await eventually(() => watch.messages.length === 2, 5000, 'health change');
+    expect(watch.messages[1].devices).toEqual([entry('d0', 1), entry('d1', 2)]);
+    watch.cancel();
   });
 
   test('a spec deleted behind our back is written again by a repeated prepare', async () => {

@@ -22,6 +22,7 @@ import { capMessage, echoValue } from '../echo';
 import type { Logger } from '../log';
 import { HEALTHY, type ContainerAllocation, type Device, type ResourcePlugin } from '../types';
 import type {
+  DraHealthSource,
   DraNodeHandler,
   WireClaim,
   WireDraDevice,
@@ -209,6 +210,19 @@ export class DraDriver implements DraNodeHandler {
     return this.devices()
       .filter(({ device }) => device.health === HEALTHY)
       .map(({ device, plugin }) => ({ name: device.id, ...plugin.draAttributes?.(device) }));
+  }
+
+  /** Device health for the kubelet's DRAResourceHealth stream. */
+  healthSource(): DraHealthSource {
+    return {
+      snapshot: () =>
+        this.devices().map(({ device }) => ({
+          pool: this.poolName,
+          device: device.id,
+          healthy: device.health === HEALTHY,
+        })),
+      onChange: (listener) => this.onDevicesChanged(() => listener()),
+    };
   }
 
   onDevicesChanged(listener: DraDevicesListener): () => void {
