@@ -133,6 +133,8 @@ export class DraKubeletPlugin {
   private registered = false;
   private registrationError?: string;
   private stopped = false;
+  /** Open health streams, ended at stop so the server need not wait out its shutdown grace. */
+  private readonly healthStreams = new Set<grpc.ServerWritableStream<object, object>>();
 
   constructor(private readonly opts: DraKubeletPluginOptions) {
     const errors = driverNameErrors(opts.driverName);
@@ -180,6 +182,7 @@ export class DraKubeletPlugin {
     await this.reconciler.stop();
     for (const watcher of this.watchers.values()) watcher.close();
     this.watchers.clear();
+    for (const call of this.healthStreams) call.end();
     await this.registration.close(true);
     await this.dra.close(true);
   }
@@ -293,10 +296,9 @@ export class DraKubeletPlugin {
     const unsubscribe = health.onChange(send);
     const timer = setInterval(send, this.opts.healthResendMs ?? HEALTH_RESEND_MS);
     timer.unref();
-    let open = true;
+    this.healthStreams.add(call);
     const done = () => {
-      if (!open) return;
-      open = false;
+      if (!this.healthStreams.delete(call)) return;
       unsubscribe();
       clearInterval(timer);
       log.info('health stream closed');
