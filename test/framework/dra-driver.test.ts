@@ -12,9 +12,7 @@ import {
   DraDriver,
   allocationToCdi,
   claimSpecFileName,
-  type AllocationResult,
   type ClaimReader,
-  type ResourceClaimView,
 } from '../../plugins/framework/dra/driver';
 import { DraKubeletPlugin, draPaths } from '../../plugins/framework/dra/registration';
 import { createKvmResource } from '../../plugins/kvm/plugin';
@@ -23,38 +21,11 @@ import { FakePlugin, healthy } from '../helpers/fake-plugin';
 import { describeAsRoot } from '../helpers/root';
 import { eventually, removeDir, tempDir } from '../helpers/tmp';
 import { FakePluginWatcher } from './dra-fake-kubelet';
+import { ClaimStore, allocationResult } from './dra-fakes';
 
 const DRIVER = 'kvm.kdp.example';
 const NODE = 'node-a';
-
-/** ResourceClaims by namespace/name, as `readNamespacedResourceClaim` returns them; counts reads. */
-class ClaimStore implements ClaimReader {
-  readonly claims = new Map<string, ResourceClaimView>();
-  reads = 0;
-  async read(namespace: string, name: string) {
-    this.reads += 1;
-    return this.claims.get(`${namespace}/${name}`);
-  }
-  add(namespace: string, name: string, uid: string, results?: AllocationResult[]) {
-    this.claims.set(`${namespace}/${name}`, {
-      metadata: { namespace, name, uid },
-      status: results ? { allocation: { devices: { results } } } : {},
-    });
-    return { namespace, name, uid };
-  }
-}
-
-const result = (
-  device: string,
-  request: string,
-  extra: Partial<AllocationResult> = {},
-): AllocationResult => ({
-  driver: DRIVER,
-  pool: NODE,
-  device,
-  request,
-  ...extra,
-});
+const result = allocationResult(DRIVER, NODE);
 
 let dir: string;
 let store: ClaimStore;

@@ -3,51 +3,9 @@
  * are hard to time against a real API server; dra-apiserver.test.ts proves the real writes).
  */
 import { silentLogger } from '../../plugins/framework';
-import { SlicePublisher, type SliceApi, type SliceObject } from '../../plugins/framework/dra/slices';
+import { SlicePublisher, type SliceApi } from '../../plugins/framework/dra/slices';
 import { eventually } from '../helpers/tmp';
-
-class MemoryApi implements SliceApi {
-  slices = new Map<string, SliceObject>();
-  /** Errors to throw from the next calls, in order. */
-  failures: Error[] = [];
-  writes = 0;
-  private n = 0;
-  private maybeFail() {
-    const err = this.failures.shift();
-    if (err) throw err;
-  }
-  async nodeUid() {
-    this.maybeFail();
-    return 'node-uid';
-  }
-  async list() {
-    this.maybeFail();
-    return [...this.slices.values()].map((s) => structuredClone(s));
-  }
-  async create(_d: string, _n: string, _u: string, slice: Omit<SliceObject, 'name'>) {
-    this.maybeFail();
-    this.writes += 1;
-    const name = `s${++this.n}`;
-    this.slices.set(name, { ...structuredClone(slice), name, resourceVersion: '1' });
-  }
-  async replace(_d: string, _n: string, _u: string, slice: SliceObject) {
-    this.maybeFail();
-    if (this.slices.get(slice.name)?.resourceVersion !== slice.resourceVersion)
-      throw Object.assign(new Error('conflict'), {
-        code: 409,
-        body: '{"message":"the object has been modified"}',
-      });
-    this.writes += 1;
-    this.slices.set(slice.name, {
-      ...structuredClone(slice),
-      resourceVersion: String(Number(slice.resourceVersion) + 1),
-    });
-  }
-  async delete(name: string) {
-    this.maybeFail();
-    this.slices.delete(name);
-  }
-}
+import { MemoryApi } from './dra-fakes';
 
 const outage = () =>
   Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' });
