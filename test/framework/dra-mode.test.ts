@@ -84,3 +84,24 @@ test('devices → slice, kubelet registration → ready, prepare → CDI, uninst
   expect(sliceApi.slices.size).toBe(0);
   expect(family.stopped).toBe(true);
 });
+
+test('a family that cannot start fails startDraMode, and what did start is stopped', async () => {
+  const good = new FakePlugin('kdp.example/good', healthy('g0'));
+  const bad = new FakePlugin('kdp.example/bad', []);
+  bad.start = () => {
+    throw new Error('no /dev/bad here');
+  };
+  await expect(
+    startDraMode({
+      driverName: DRIVER,
+      nodeName: NODE,
+      resources: [{ plugin: good }, { plugin: bad }],
+      cdiDir: path.join(dir, 'cdi'),
+      kubeletRootDir: path.join(dir, 'kubelet'),
+      log: silentLogger,
+      claims: new ClaimStore(),
+      sliceApi: new MemoryApi(),
+    }),
+  ).rejects.toThrow('no /dev/bad here');
+  expect(good.stopped).toBe(true);
+});

@@ -83,8 +83,6 @@ export async function startDraMode(options: DraModeOptions): Promise<DraMode> {
   });
   // Subscribed before the families start, so their first device lists are published too.
   driver.onDevicesChanged(() => slices.update(driver.sliceDevices()));
-  for (const { plugin, options: resourceOptions } of options.resources)
-    await driver.addResource(plugin, resourceOptions);
   const kubelet = new DraKubeletPlugin({
     driverName: options.driverName,
     kubeletRootDir,
@@ -94,8 +92,12 @@ export async function startDraMode(options: DraModeOptions): Promise<DraMode> {
     pollIntervalMs: options.pollIntervalMs,
   });
   try {
+    for (const { plugin, options: resourceOptions } of options.resources)
+      await driver.addResource(plugin, resourceOptions);
     await kubelet.start();
   } catch (err) {
+    // A family that cannot start or a socket that cannot be served: undo what did start, then fail.
+    await kubelet.stop();
     await slices.stop();
     await driver.stop();
     throw err;
