@@ -30,6 +30,7 @@ import type {
   WireUnprepareResult,
 } from './registration';
 import type { SliceDevice } from './slices';
+import type { DraMetrics } from './metrics';
 
 // ---- the API server side: only what prepare needs of a ResourceClaim ----
 
@@ -157,6 +158,7 @@ export interface DraDriverOptions {
   /** `<kubeletRootDir>/plugins/<driver>/checkpoint.json` (see draPaths). */
   checkpointFile: string;
   log: Logger;
+  metrics?: DraMetrics;
 }
 
 interface Family {
@@ -254,7 +256,7 @@ export class DraDriver implements DraNodeHandler {
   }
 
   prepare(claims: WireClaim[]): Promise<Record<string, WirePrepareResult>> {
-    return this.serialised(async () => {
+    return this.serialised('prepare', async () => {
       const out: Record<string, WirePrepareResult> = {};
       for (const claim of claims) {
         try {
@@ -270,7 +272,7 @@ export class DraDriver implements DraNodeHandler {
   }
 
   unprepare(claims: WireClaim[]): Promise<Record<string, WireUnprepareResult>> {
-    return this.serialised(async () => {
+    return this.serialised('unprepare', async () => {
       const out: Record<string, WireUnprepareResult> = {};
       for (const claim of claims) {
         try {
@@ -286,10 +288,21 @@ export class DraDriver implements DraNodeHandler {
     });
   }
 
-  private serialised<T>(work: () => Promise<T>): Promise<T> {
+  /** One call at a time; its duration (queueing included, as the kubelet sees it) and failed claims counted. */
+  private serialised<T extends Record<string, { error: string }>>(
+    op: 'prepare' | 'unprepare',
+    work: () => Promise<T>,
+  ): Promise<T> {
+    const driver = this.opts.driverName;
+    const stopTimer = this.opts.metrics?.prepareSeconds.startTimer({ driver, op });
     const run = this.queue.then(work, work);
     this.queue = run.catch(() => undefined);
-    return run;
+    return run.then((out) => {
+      stopTimer?.();
+      const failed = Object.values(out).filter((r) => r.error).length;
+      if (failed) this.opts.metrics?.claimErrors.inc({ driver, op }, failed);
+      return out;
+    });
   }
 
   private async prepareClaim(claim: WireClaim): Promise<WireDraDevice[]> {

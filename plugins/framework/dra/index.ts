@@ -7,6 +7,7 @@
  * (tests give in-memory ones).
  */
 import type { Logger } from '../log';
+import type { FrameworkMetrics } from '../metrics';
 import type { ResourcePlugin } from '../types';
 import { kubeClaimReader } from './claims';
 import { DraDriver, type ClaimReader, type DraResourceOptions } from './driver';
@@ -16,6 +17,7 @@ import {
   draPaths,
   type DraRegistrationStatus,
 } from './registration';
+import { DraMetrics } from './metrics';
 import { SlicePublisher, kubeSliceApi, type SliceApi, type SliceStatus } from './slices';
 
 export {
@@ -49,6 +51,8 @@ export interface DraModeOptions {
   /** Re-read and repair the slice this often (default 60 s). */
   sliceResyncMs?: number;
   pollIntervalMs?: number;
+  /** Registers the `kdp_dra_*` metrics on this registry (the one `/metrics` serves). */
+  metrics?: FrameworkMetrics;
 }
 
 export interface DraMode {
@@ -66,6 +70,19 @@ export async function startDraMode(options: DraModeOptions): Promise<DraMode> {
   const kubeletRootDir = options.kubeletRootDir ?? DEFAULT_KUBELET_ROOT_DIR;
   const paths = draPaths(kubeletRootDir, options.driverName);
   const log = options.log.with({ driver: options.driverName, mode: 'dra' });
+  // The gauges read the components below at scrape time; a scrape during start-up sees "not yet".
+  const live: { status?: () => ReturnType<DraMode['status']> } = {};
+  const metrics =
+    options.metrics &&
+    new DraMetrics(options.metrics, options.driverName, () => {
+      const s = live.status?.();
+      return {
+        registered: s?.kubelet.registered ?? false,
+        sliceInSync: s?.slices.inSync ?? false,
+        sliceGeneration: s?.slices.generation,
+        preparedClaims: s?.preparedClaims ?? 0,
+      };
+    });
   const driver = new DraDriver({
     driverName: options.driverName,
     nodeName: options.nodeName,
@@ -73,6 +90,7 @@ export async function startDraMode(options: DraModeOptions): Promise<DraMode> {
     cdiDir: options.cdiDir,
     checkpointFile: paths.checkpoint,
     log,
+    metrics,
   });
   const slices = new SlicePublisher({
     driverName: options.driverName,
@@ -102,18 +120,19 @@ export async function startDraMode(options: DraModeOptions): Promise<DraMode> {
     await driver.stop();
     throw err;
   }
-  const status = () => ({
+  const current = () => ({
     kubelet: kubelet.status(),
     slices: slices.status(),
     preparedClaims: driver.preparedClaims().length,
   });
+  live.status = current;
   return {
     driver,
     kubelet,
     slices,
-    status,
+    status: current,
     ready: () => {
-      const s = status();
+      const s = current();
       return s.kubelet.registered && s.kubelet.serving && s.slices.inSync;
     },
     async stop(uninstall = false) {
