@@ -60,6 +60,16 @@ export interface ResourceCondition {
   since: string;
 }
 
+/** A typed attribute a user can select on in a DRA CEL selector (`device.attributes["<driver>"].<name>`). */
+export type DraAttribute = { string: string } | { int: number } | { bool: boolean } | { version: string };
+
+/** What a device offers in DRA mode beyond its name: typed attributes and capacity quantities. */
+export interface DraDeviceInfo {
+  attributes?: Record<string, DraAttribute>;
+  /** Quantities, e.g. `{ memory: '16Gi' }`. */
+  capacity?: Record<string, string>;
+}
+
 /** Called by the plugin with the full, current device list whenever anything changed. */
 export type DeviceListener = (devices: Device[]) => void;
 
@@ -92,6 +102,11 @@ export interface ResourcePlugin {
    * or undefined. /readyz answers 503 with this reason while it is set.
    */
   unreadyReason?(): string | undefined;
+  /**
+   * Optional, DRA mode only: the attributes and capacity of a device, published in its ResourceSlice
+   * for users' CEL selectors (device path, major/minor, interface version…). Must be cheap and pure.
+   */
+  draAttributes?(device: Device): DraDeviceInfo;
 }
 
 /** gRPC status codes a plugin may fail an allocation with (plugins do not import gRPC). */

@@ -12,49 +12,20 @@ import {
   DraDriver,
   allocationToCdi,
   claimSpecFileName,
-  type AllocationResult,
   type ClaimReader,
-  type ResourceClaimView,
 } from '../../plugins/framework/dra/driver';
 import { DraKubeletPlugin, draPaths } from '../../plugins/framework/dra/registration';
 import { createKvmResource } from '../../plugins/kvm/plugin';
 import { cdiSchemaErrors } from '../helpers/cdi-schema';
 import { FakePlugin, healthy } from '../helpers/fake-plugin';
 import { describeAsRoot } from '../helpers/root';
-import { removeDir, tempDir } from '../helpers/tmp';
+import { eventually, removeDir, tempDir } from '../helpers/tmp';
 import { FakePluginWatcher } from './dra-fake-kubelet';
+import { ClaimStore, allocationResult } from './dra-fakes';
 
 const DRIVER = 'kvm.kdp.example';
 const NODE = 'node-a';
-
-/** ResourceClaims by namespace/name, as `readNamespacedResourceClaim` returns them; counts reads. */
-class ClaimStore implements ClaimReader {
-  readonly claims = new Map<string, ResourceClaimView>();
-  reads = 0;
-  async read(namespace: string, name: string) {
-    this.reads += 1;
-    return this.claims.get(`${namespace}/${name}`);
-  }
-  add(namespace: string, name: string, uid: string, results?: AllocationResult[]) {
-    this.claims.set(`${namespace}/${name}`, {
-      metadata: { namespace, name, uid },
-      status: results ? { allocation: { devices: { results } } } : {},
-    });
-    return { namespace, name, uid };
-  }
-}
-
-const result = (
-  device: string,
-  request: string,
-  extra: Partial<AllocationResult> = {},
-): AllocationResult => ({
-  driver: DRIVER,
-  pool: NODE,
-  device,
-  request,
-  ...extra,
-});
+const result = allocationResult(DRIVER, NODE);
 
 let dir: string;
 let store: ClaimStore;
@@ -195,6 +166,36 @@ describeAsRoot('DRA driver with the kvm family, through the kubelet sockets', ()
     ]);
   });
 
+  test("health: the kubelet's NodeWatchResources stream gets every device, and a change at once", async () => {
+    driver = newDriver();
+    const family = new FakePlugin('kdp.example/dev', healthy('d0', 'd1'));
+    await driver.addResource(family);
+    plugin = new DraKubeletPlugin({
+      driverName: DRIVER,
+      kubeletRootDir: path.join(dir, 'kubelet'),
+      handler: driver,
+      health: driver.healthSource(),
+      log: silentLogger,
+    });
+    await plugin.start();
+    const info = await kubelet.register(plugin.paths.registrationSocket);
+    expect(info.supported_versions).toEqual(['v1.DRAPlugin', 'v1beta1.DRAPlugin', 'v1.DRAResourceHealth']);
+    const watch = kubelet.watchHealth(info.endpoint);
+    const entry = (device: string, health: number) => ({
+      device: { pool_name: NODE, device_name: device },
+      health,
+      last_updated_time: expect.any(Number),
+      health_check_timeout_seconds: 30,
+      message: '',
+    });
+    await eventually(() => watch.messages.length === 1, 5000, 'first health list');
+    expect(watch.messages[0].devices).toEqual([entry('d0', 1), entry('d1', 1)]);
+    family.set([...healthy('d0'), { id: 'd1', health: 'Unhealthy' }]);
+    await eventually(() => watch.messages.length === 2, 5000, 'health change');
+    expect(watch.messages[1].devices).toEqual([entry('d0', 1), entry('d1', 2)]);
+    watch.cancel();
+  });
+
   test('a spec deleted behind our back is written again by a repeated prepare', async () => {
     const dra = await startDriver();
     const claim = store.add('team', 'c', UID, [result('kvm-0', 'vm')]);
@@ -285,6 +286,24 @@ describe('DRA driver: per-claim errors and the family adapter', () => {
   test('device IDs that cannot be DRA device names are left out', async () => {
     await start(new FakePlugin('kdp.example/dev', healthy('ok-0', 'Not_A_Label')));
     expect(driver.devices().map((d) => d.device.id)).toEqual(['ok-0']);
+  });
+
+  test('slice devices: healthy ones only, with the attributes the family gives', async () => {
+    const plugin = new FakePlugin('kdp.example/dev', [...healthy('d0'), { id: 'd1', health: 'Unhealthy' }]);
+    const withAttributes: ResourcePlugin = Object.assign(plugin, {
+      draAttributes: (device: { id: string }) => ({
+        attributes: { path: { string: `/dev/${device.id}` }, minor: { int: 0 } },
+        capacity: { slots: '4' },
+      }),
+    });
+    await start(withAttributes);
+    expect(driver.sliceDevices()).toEqual([
+      {
+        name: 'd0',
+        attributes: { path: { string: '/dev/d0' }, minor: { int: 0 } },
+        capacity: { slots: '4' },
+      },
+    ]);
   });
 
   test('a corrupt checkpoint stops the start with the file named', () => {

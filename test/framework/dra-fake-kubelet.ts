@@ -10,7 +10,7 @@ import * as protobuf from 'protobufjs';
 
 const root = new protobuf.Root();
 root.loadSync(
-  ['pluginregistration-v1.proto', 'dra-v1.proto', 'dra-v1beta1.proto'].map((f) =>
+  ['pluginregistration-v1.proto', 'dra-v1.proto', 'dra-v1beta1.proto', 'dra-health-v1.proto'].map((f) =>
     path.join(__dirname, '../../proto', f),
   ),
   { keepCase: true },
@@ -27,7 +27,7 @@ function clientFor(serviceName: string, socket: string): grpc.Client {
     definition[m.name] = {
       path: `/${serviceName}/${m.name}`,
       requestStream: false,
-      responseStream: false,
+      responseStream: !!m.responseStream,
       requestSerialize: (v: object) => Buffer.from(req.encode(req.fromObject(v)).finish()),
       requestDeserialize: (b: Buffer) => req.toObject(req.decode(b), { defaults: true }),
       responseSerialize: (v: object) => Buffer.from(res.encode(res.fromObject(v)).finish()),
@@ -92,6 +92,19 @@ export class FakePluginWatcher {
       unprepare: (claims: object[]) =>
         call<{ claims: Record<string, { error: string }> }>(client, 'NodeUnprepareResources', { claims }),
     };
+  }
+
+  /** Opens NodeWatchResources and collects every message the driver sends. */
+  watchHealth(endpoint: string) {
+    const client = clientFor('v1.DRAResourceHealth', endpoint);
+    this.clients.push(client);
+    const stream = (
+      client as unknown as Record<string, (req: object) => grpc.ClientReadableStream<object>>
+    ).NodeWatchResources.call(client, {});
+    const messages: { devices: object[] }[] = [];
+    stream.on('data', (m: { devices: object[] }) => messages.push(m));
+    stream.on('error', () => undefined); // cancelled at close
+    return { messages, cancel: () => stream.cancel() };
   }
 
   close(): void {

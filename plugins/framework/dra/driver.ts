@@ -22,12 +22,15 @@ import { capMessage, echoValue } from '../echo';
 import type { Logger } from '../log';
 import { HEALTHY, type ContainerAllocation, type Device, type ResourcePlugin } from '../types';
 import type {
+  DraHealthSource,
   DraNodeHandler,
   WireClaim,
   WireDraDevice,
   WirePrepareResult,
   WireUnprepareResult,
 } from './registration';
+import type { SliceDevice } from './slices';
+import type { DraMetrics } from './metrics';
 
 // ---- the API server side: only what prepare needs of a ResourceClaim ----
 
@@ -155,6 +158,7 @@ export interface DraDriverOptions {
   /** `<kubeletRootDir>/plugins/<driver>/checkpoint.json` (see draPaths). */
   checkpointFile: string;
   log: Logger;
+  metrics?: DraMetrics;
 }
 
 interface Family {
@@ -200,6 +204,29 @@ export class DraDriver implements DraNodeHandler {
     );
   }
 
+  /**
+   * The pool as ResourceSlice devices: the healthy ones (an unhealthy device must not be allocated),
+   * with the attributes their family gives.
+   */
+  sliceDevices(): SliceDevice[] {
+    return this.devices()
+      .filter(({ device }) => device.health === HEALTHY)
+      .map(({ device, plugin }) => ({ name: device.id, ...plugin.draAttributes?.(device) }));
+  }
+
+  /** Device health for the kubelet's DRAResourceHealth stream. */
+  healthSource(): DraHealthSource {
+    return {
+      snapshot: () =>
+        this.devices().map(({ device }) => ({
+          pool: this.poolName,
+          device: device.id,
+          healthy: device.health === HEALTHY,
+        })),
+      onChange: (listener) => this.onDevicesChanged(() => listener()),
+    };
+  }
+
   onDevicesChanged(listener: DraDevicesListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -229,7 +256,7 @@ export class DraDriver implements DraNodeHandler {
   }
 
   prepare(claims: WireClaim[]): Promise<Record<string, WirePrepareResult>> {
-    return this.serialised(async () => {
+    return this.serialised('prepare', async () => {
       const out: Record<string, WirePrepareResult> = {};
       for (const claim of claims) {
         try {
@@ -245,7 +272,7 @@ export class DraDriver implements DraNodeHandler {
   }
 
   unprepare(claims: WireClaim[]): Promise<Record<string, WireUnprepareResult>> {
-    return this.serialised(async () => {
+    return this.serialised('unprepare', async () => {
       const out: Record<string, WireUnprepareResult> = {};
       for (const claim of claims) {
         try {
@@ -261,10 +288,21 @@ export class DraDriver implements DraNodeHandler {
     });
   }
 
-  private serialised<T>(work: () => Promise<T>): Promise<T> {
+  /** One call at a time; its duration (queueing included, as the kubelet sees it) and failed claims counted. */
+  private serialised<T extends Record<string, { error: string }>>(
+    op: 'prepare' | 'unprepare',
+    work: () => Promise<T>,
+  ): Promise<T> {
+    const driver = this.opts.driverName;
+    const stopTimer = this.opts.metrics?.prepareSeconds.startTimer({ driver, op });
     const run = this.queue.then(work, work);
     this.queue = run.catch(() => undefined);
-    return run;
+    return run.then((out) => {
+      stopTimer?.();
+      const failed = Object.values(out).filter((r) => r.error).length;
+      if (failed) this.opts.metrics?.claimErrors.inc({ driver, op }, failed);
+      return out;
+    });
   }
 
   private async prepareClaim(claim: WireClaim): Promise<WireDraDevice[]> {

@@ -18,7 +18,14 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log';
 import { limited } from '../resource-server';
 import { SerialTask } from '../serial-task';
-import { DRA_PLUGIN_TYPE, DRA_SERVICE_V1, DRA_SERVICE_V1BETA1, draServices } from './api';
+import {
+  DRA_HEALTH_SERVICE_V1,
+  DRA_PLUGIN_TYPE,
+  DRA_SERVICE_V1,
+  DRA_SERVICE_V1BETA1,
+  HealthStatus,
+  draServices,
+} from './api';
 import { UnixEndpoint } from './endpoint';
 
 export const DEFAULT_KUBELET_ROOT_DIR = '/var/lib/kubelet';
@@ -49,6 +56,20 @@ export interface DraNodeHandler {
   prepare(claims: WireClaim[]): Promise<Record<string, WirePrepareResult>>;
   unprepare(claims: WireClaim[]): Promise<Record<string, WireUnprepareResult>>;
 }
+
+/** Device health for the kubelet's `DRAResourceHealth` stream (shown in pod status). */
+export interface DraHealthSource {
+  snapshot(): { pool: string; device: string; healthy: boolean; message?: string }[];
+  /** Calls `listener` after every change; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void;
+}
+
+/**
+ * The kubelet marks a device's health Unknown when it hears nothing for `health_check_timeout_seconds`
+ * (30 s when 0), so the full list goes out on every change and again at this interval.
+ */
+export const HEALTH_TIMEOUT_SECONDS = 30;
+export const HEALTH_RESEND_MS = 10_000;
 
 export interface DraPaths {
   registrationSocket: string;
@@ -85,6 +106,9 @@ export interface DraKubeletPluginOptions {
   log: Logger;
   /** Safety-net poll of the socket files, in case an inotify event is lost or a dir was re-made. */
   pollIntervalMs?: number;
+  /** Serve `v1.DRAResourceHealth` from this source (and advertise it); no health service without. */
+  health?: DraHealthSource;
+  healthResendMs?: number;
 }
 
 export interface DraRegistrationStatus {
@@ -109,6 +133,8 @@ export class DraKubeletPlugin {
   private registered = false;
   private registrationError?: string;
   private stopped = false;
+  /** Open health streams, ended at stop so the server need not wait out its shutdown grace. */
+  private readonly healthStreams = new Set<grpc.ServerWritableStream<object, object>>();
 
   constructor(private readonly opts: DraKubeletPluginOptions) {
     const errors = driverNameErrors(opts.driverName);
@@ -156,6 +182,7 @@ export class DraKubeletPlugin {
     await this.reconciler.stop();
     for (const watcher of this.watchers.values()) watcher.close();
     this.watchers.clear();
+    for (const call of this.healthStreams) call.end();
     await this.registration.close(true);
     await this.dra.close(true);
   }
@@ -199,7 +226,11 @@ export class DraKubeletPlugin {
               type: DRA_PLUGIN_TYPE,
               name: this.opts.driverName,
               endpoint: this.paths.draSocket,
-              supported_versions: [DRA_SERVICE_V1, DRA_SERVICE_V1BETA1],
+              supported_versions: [
+                DRA_SERVICE_V1,
+                DRA_SERVICE_V1BETA1,
+                ...(this.opts.health ? [DRA_HEALTH_SERVICE_V1] : []),
+              ],
             });
           },
           NotifyRegistrationStatus: (
@@ -231,9 +262,51 @@ export class DraKubeletPlugin {
       ) => limited(cb, async () => ({ claims: await handler.unprepare(call.request.claims) })),
     };
     // One implementation for both versions: the messages are the same, v1beta1 lacks only share_id.
-    return [
+    const services: [grpc.ServiceDefinition, grpc.UntypedServiceImplementation][] = [
       [draServices().draV1.service, implementation],
       [draServices().draV1beta1.service, implementation],
     ];
+    const health = this.opts.health;
+    if (health)
+      services.push([
+        draServices().health.service,
+        {
+          NodeWatchResources: (call: grpc.ServerWritableStream<object, object>) =>
+            this.watchHealth(call, health),
+        },
+      ]);
+    return services;
+  }
+
+  /** The full device health list now, after every change, and every HEALTH_RESEND_MS until the kubelet hangs up. */
+  private watchHealth(call: grpc.ServerWritableStream<object, object>, health: DraHealthSource): void {
+    const log = this.opts.log.with({ driver: this.opts.driverName });
+    const send = () => {
+      const now = Math.floor(Date.now() / 1000);
+      call.write({
+        devices: health.snapshot().map((d) => ({
+          device: { pool_name: d.pool, device_name: d.device },
+          health: d.healthy ? HealthStatus.values.HEALTHY : HealthStatus.values.UNHEALTHY,
+          last_updated_time: now,
+          health_check_timeout_seconds: HEALTH_TIMEOUT_SECONDS,
+          message: d.message ?? '',
+        })),
+      });
+    };
+    const unsubscribe = health.onChange(send);
+    const timer = setInterval(send, this.opts.healthResendMs ?? HEALTH_RESEND_MS);
+    timer.unref();
+    this.healthStreams.add(call);
+    const done = () => {
+      if (!this.healthStreams.delete(call)) return;
+      unsubscribe();
+      clearInterval(timer);
+      log.info('health stream closed');
+    };
+    call.on('cancelled', done);
+    call.on('close', done);
+    call.on('error', done);
+    log.info('health stream opened');
+    send();
   }
 }

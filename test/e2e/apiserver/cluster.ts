@@ -35,6 +35,8 @@ export interface ClusterOptions {
   readonly policyStatusController?: boolean;
   /** Default true (the CEX DaemonSet is privileged); false to show what such a cluster does. */
   readonly allowPrivileged?: boolean;
+  /** Other ports, for a suite that may run beside this tier (the DRA framework tests); PORTS by default. */
+  readonly ports?: typeof PORTS;
 }
 
 const ADMIN_TOKEN = 'kdp-e2e-admin-token';
@@ -115,9 +117,12 @@ export class Cluster {
   static readonly running = new Set<Cluster>();
   private readonly logs: string[] = [];
 
-  private constructor(dir: string) {
+  private constructor(
+    dir: string,
+    private readonly ports = PORTS,
+  ) {
     this.dir = dir;
-    const server = `https://127.0.0.1:${PORTS.apiserver}`;
+    const server = `https://127.0.0.1:${ports.apiserver}`;
     const ca = fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8');
     this.api = { server, token: ADMIN_TOKEN, ca };
     this.kubeconfig = path.join(dir, 'kubeconfig');
@@ -144,25 +149,26 @@ export class Cluster {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-e2e-apiserver-'));
     makeCertificates(dir);
     fs.writeFileSync(path.join(dir, 'tokens.csv'), `${ADMIN_TOKEN},admin,admin,system:masters\n`);
-    const cluster = new Cluster(dir);
+    const cluster = new Cluster(dir, options.ports);
     Cluster.running.add(cluster);
+    const ports = cluster.ports;
     try {
-      const etcd = `http://127.0.0.1:${PORTS.etcdClient}`;
+      const etcd = `http://127.0.0.1:${ports.etcdClient}`;
       cluster.spawn('etcd', binaries.etcd, [
         '--name=e2e',
         `--data-dir=${path.join(dir, 'etcd')}`,
         `--listen-client-urls=${etcd}`,
         `--advertise-client-urls=${etcd}`,
-        `--listen-peer-urls=http://127.0.0.1:${PORTS.etcdPeer}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${PORTS.etcdPeer}`,
-        `--initial-cluster=e2e=http://127.0.0.1:${PORTS.etcdPeer}`,
+        `--listen-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
+        `--initial-cluster=e2e=http://127.0.0.1:${ports.etcdPeer}`,
         '--log-level=warn',
       ]);
       cluster.spawn('kube-apiserver', binaries['kube-apiserver'], [
         `--etcd-servers=${etcd}`,
         '--bind-address=127.0.0.1',
         '--advertise-address=127.0.0.1',
-        `--secure-port=${PORTS.apiserver}`,
+        `--secure-port=${ports.apiserver}`,
         `--tls-cert-file=${path.join(dir, 'server.crt')}`,
         `--tls-private-key-file=${path.join(dir, 'server.key')}`,
         `--client-ca-file=${path.join(dir, 'ca.crt')}`,
@@ -258,7 +264,7 @@ export class Cluster {
       if (child.exitCode !== null) continue;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
       if (child.exitCode === null) child.kill('SIGKILL');
     }
     if (!process.env.KDP_E2E_KEEP) fs.rmSync(this.dir, { recursive: true, force: true });
