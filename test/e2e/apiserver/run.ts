@@ -102,6 +102,23 @@ async function dryRun(cluster: Cluster, body: ReturnType<typeof pod>) {
   };
 }
 
+/**
+ * A dry run repeated until `settled` holds (or 10 s pass): a policy just installed takes effect once the
+ * API server's policy informer has loaded it, and the first pod right after `helm install` can beat it.
+ */
+async function dryRunSettled(
+  cluster: Cluster,
+  body: ReturnType<typeof pod>,
+  settled: (r: Awaited<ReturnType<typeof dryRun>>) => boolean,
+) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const r = await dryRun(cluster, body);
+    if (settled(r) || Date.now() > deadline) return r;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 // ------------------------------------------------------------------------------------------------ helpers
 
 function helm(h: Helm, cluster: Cluster, args: string[]): string {
@@ -238,7 +255,11 @@ async function admissionScenarios(
   const cxi = 'beta.hpe.com/cxi';
   if (networks !== undefined) {
     await scenario(`${label}: CXI pod gets the networks annotation`, async () => {
-      const r = await dryRun(cluster, pod('hpc', { containers: [container('main', cxi)] }));
+      const r = await dryRunSettled(
+        cluster,
+        pod('hpc', { containers: [container('main', cxi)] }),
+        (res) => res.annotations[NETWORKS] !== undefined,
+      );
       check(r.status === 201, `HTTP ${r.status}: ${r.message}`);
       check(
         r.annotations[NETWORKS] === networks,
@@ -281,9 +302,10 @@ async function admissionScenarios(
     check(Object.keys(r.annotations).length === 0, JSON.stringify(r.annotations));
   });
   await scenario(`${label}: CEX pod of another project refused, naming the set`, async () => {
-    const r = await dryRun(
+    const r = await dryRunSettled(
       cluster,
       pod('ml', { containers: [container('main', 'cex.s390.ibm.com/ep11-set')] }),
+      (res) => res.status !== 201,
     );
     check(r.status === 403 || r.status === 422, `HTTP ${r.status}, expected a refusal`);
     check(
