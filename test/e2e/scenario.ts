@@ -340,11 +340,11 @@ async function commonChecks(ctx: ScenarioContext, opts: ScenarioOptions): Promis
     `${opts.kubeletRestarts} kubelet restarts: re-registers, checkpointed allocations kept`,
     async () => {
       for (let i = 0; i < opts.kubeletRestarts; i++) {
-        const { startedAt, registerMs } = await ctx.restartKubelet(
-          RESTART_GAPS_MS[i % RESTART_GAPS_MS.length],
-        );
+        const gap = RESTART_GAPS_MS[i % RESTART_GAPS_MS.length];
+        const { startedAt, registerMs } = await ctx.restartKubelet(gap);
         starts.push(startedAt);
         ctx.result.reRegisterMs.push(registerMs);
+        ctx.result.restartGapsMs.push(gap);
         const state = await kubelet.state();
         const kept = JSON.stringify(['c0', 'c1'].map((c) => state.pods?.p1?.[c] ?? {}));
         if (firstPod.length > 0 && kept !== firstPodDevices)
