@@ -47,7 +47,7 @@ export interface PluginScenario {
   name: string;
   /** Why it cannot run here (root, iproute2…), or undefined. */
   unavailable?(): string | undefined;
-  setup(root: string, podResourcesSocket: string): Promise<Fixture> | Fixture;
+  setup(root: string): Promise<Fixture> | Fixture;
 }
 
 export interface CheckResult {
@@ -269,7 +269,7 @@ export async function runScenario(
   let fixture: Fixture | undefined;
   let ctx: ScenarioContext | undefined;
   try {
-    fixture = await scenario.setup(root, pr);
+    fixture = await scenario.setup(root);
     ctx = new ScenarioContext(scenario.name, kubelet, fixture, dir, pr, opts.logDir);
     await ctx.startKubelet();
     await commonChecks(ctx, opts);
