@@ -37,6 +37,7 @@ export const bench: BenchScenario = {
     'From `npm run e2e` (test/e2e/): each plugin as a real process against k8s.io/kubernetes’ own device manager, topology manager and PodResources server, linked into test/e2e/kubelet/ at the versions shown.',
     'First register: plugin process spawned → the kubelet logs "Got registration request". Re-register: a new device manager started on the same dir and checkpoint (the old one stopped, its dead kubelet.sock left behind) → the same log line; one sample per kubelet restart.',
     'Register calls per restart: how many of the restarts (per resource) brought exactly one Register, as the kubelet logged them.',
+    'A re-registration of about 1 s is the framework’s fallback (plugins/framework/manager.ts, restreamGraceMs 1000: registered, but no ListAndWatch stream, so register again; the plugin logs it as a warning), taken when its watch of the device-plugin dir did not lead to a Register; the row "re-registrations over 100 ms" says how often and after which stop → start pauses (the driver cycles 0, 10, 50 and 200 ms).',
   ],
   async run(): Promise<BenchRow[]> {
     const results = JSON.parse(fs.readFileSync(resultsFile(), 'utf8')) as E2EResults;

@@ -47,7 +47,7 @@ export interface PluginScenario {
   name: string;
   /** Why it cannot run here (root, iproute2…), or undefined. */
   unavailable?(): string | undefined;
-  setup(root: string, podResourcesSocket: string): Promise<Fixture> | Fixture;
+  setup(root: string): Promise<Fixture> | Fixture;
 }
 
 export interface CheckResult {
@@ -269,7 +269,7 @@ export async function runScenario(
   let fixture: Fixture | undefined;
   let ctx: ScenarioContext | undefined;
   try {
-    fixture = await scenario.setup(root, pr);
+    fixture = await scenario.setup(root);
     ctx = new ScenarioContext(scenario.name, kubelet, fixture, dir, pr, opts.logDir);
     await ctx.startKubelet();
     await commonChecks(ctx, opts);
@@ -340,11 +340,11 @@ async function commonChecks(ctx: ScenarioContext, opts: ScenarioOptions): Promis
     `${opts.kubeletRestarts} kubelet restarts: re-registers, checkpointed allocations kept`,
     async () => {
       for (let i = 0; i < opts.kubeletRestarts; i++) {
-        const { startedAt, registerMs } = await ctx.restartKubelet(
-          RESTART_GAPS_MS[i % RESTART_GAPS_MS.length],
-        );
+        const gap = RESTART_GAPS_MS[i % RESTART_GAPS_MS.length];
+        const { startedAt, registerMs } = await ctx.restartKubelet(gap);
         starts.push(startedAt);
         ctx.result.reRegisterMs.push(registerMs);
+        ctx.result.restartGapsMs.push(gap);
         const state = await kubelet.state();
         const kept = JSON.stringify(['c0', 'c1'].map((c) => state.pods?.p1?.[c] ?? {}));
         if (firstPod.length > 0 && kept !== firstPodDevices)
