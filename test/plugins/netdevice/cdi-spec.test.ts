@@ -81,6 +81,8 @@ describeNet('netdevice CDI spec', () => {
     const { net } = suite;
     const link = net.veth().host;
     const nd = await suite.startOffering(['--resource-name', 'example.com/fast-nic']);
+    // The first list may predate the scan that finds the veth (seen on a loaded machine): wait for it.
+    await nd.kubelet.waitFor(sees(nd, `${link}:Unhealthy`), 5000, 'the veth advertised');
     expect(nd.seen()).toEqual([`${link}:Unhealthy`]);
     expect(fs.readdirSync(nd.cdiDir)).toEqual(['networking.k8s.io-netdevice_example.com_fast-nic.yaml']);
     const spec = readCdiSpec(nd.specPath())!;
