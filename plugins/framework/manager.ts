@@ -295,7 +295,8 @@ export class PluginManager {
       entry.attempt?.cancel();
       return; // the watch (or poll) brings us back when kubelet.sock appears
     }
-    if (kubelet === entry.registeredWith || kubelet === entry.attempt?.kubelet) return;
+    const inFlight = entry.attempt && !entry.attempt.cancelled ? entry.attempt.kubelet : undefined;
+    if (kubelet === entry.registeredWith || kubelet === inFlight) return;
     entry.registeredWith = undefined;
     // Not awaited: the kubelet answers Register only after dialling our socket, and a kubelet that is
     // still clearing the directory may delete the socket we just made. The queue must stay free to
