@@ -28,6 +28,8 @@ export interface CdiKeeperOptions {
 export class CdiSpecKeeper {
   readonly file: string;
   private wanted?: CdiSpec;
+  /** JSON of `wanted`, made once per set(): sync() runs on every Allocate and only compares it. */
+  private wantedText?: string;
   /** What is on disk as far as we know (JSON of the spec); the initial value forces a first write/removal. */
   private written?: string = '\0unknown';
   private failure?: string;
@@ -45,6 +47,7 @@ export class CdiSpecKeeper {
    */
   set(spec: CdiSpec | undefined): void {
     this.wanted = spec;
+    this.wantedText = spec && JSON.stringify(spec);
     this.watch ??= watchDirs({
       dirs: [this.options.dir],
       onChange: () => this.ensure(),
@@ -89,7 +92,7 @@ export class CdiSpecKeeper {
   }
 
   private sync(): void {
-    const text = this.wanted && JSON.stringify(this.wanted);
+    const text = this.wantedText;
     if (text === this.written && !this.failure) return;
     const { dir, kind, log } = this.options;
     try {
