@@ -18,6 +18,9 @@ import { watchDirs, type Watch } from './watch';
 export interface CdiKeeperOptions {
   dir: string;
   kind: string;
+  /** The spec's file name in `dir`; by default one per kind (a family serving several resources of
+   *  one kind, like netdevice, names one per resource so instances never overwrite each other). */
+  fileName?: string;
   log: Logger;
   /** Safety-net poll of the dir (inotify does the real work). */
   pollMs?: number;
@@ -27,6 +30,7 @@ export interface CdiKeeperOptions {
 
 export class CdiSpecKeeper {
   readonly file: string;
+  private readonly fileName: string;
   private wanted?: CdiSpec;
   /** JSON of `wanted`, made once per set(): sync() runs on every Allocate and only compares it. */
   private wantedText?: string;
@@ -38,7 +42,8 @@ export class CdiSpecKeeper {
   private watch?: Watch;
 
   constructor(private readonly options: CdiKeeperOptions) {
-    this.file = path.join(options.dir, cdiSpecFileName(options.kind));
+    this.fileName = options.fileName ?? cdiSpecFileName(options.kind);
+    this.file = path.join(options.dir, this.fileName);
   }
 
   /**
@@ -96,8 +101,8 @@ export class CdiSpecKeeper {
     if (text === this.written && !this.failure) return;
     const { dir, kind, log } = this.options;
     try {
-      if (this.wanted) writeCdiSpec(dir, this.wanted);
-      else removeCdiSpec(dir, kind);
+      if (this.wanted) writeCdiSpec(dir, this.wanted, this.fileName);
+      else removeCdiSpec(dir, kind, this.fileName);
     } catch (err) {
       if (!(err instanceof CdiWriteError)) throw err;
       this.written = undefined;

@@ -11,6 +11,7 @@ import * as path from 'path';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import {
   AllocationError,
+  CdiSpecKeeper,
   echoIds,
   devicesInUse,
   GrpcStatus,
@@ -18,9 +19,7 @@ import {
   PodResourcesSocketMissingError,
   publishOnChange,
   qualifiedCdiName,
-  removeCdiSpec,
   SerialTask,
-  writeCdiSpec,
   HEALTHY,
   isValidCdiDeviceName,
   UNHEALTHY,
@@ -76,6 +75,8 @@ export class NetdevicePlugin implements ResourcePlugin {
   private publish?: (devices: Device[]) => boolean;
   private placements = new Map<string, Placement>();
   private excluded = new Map<string, string>();
+  /** Keeps the spec on disk: a full or read-only CDI dir is retried, a deleted spec written again. */
+  private readonly cdi: CdiSpecKeeper;
   private specKey?: string;
   private monitor?: LinkMonitor;
   private rescanTimer?: NodeJS.Timeout;
@@ -91,6 +92,13 @@ export class NetdevicePlugin implements ResourcePlugin {
   constructor(private readonly opts: NetdevicePluginOptions) {
     this.resourceName = opts.resourceName;
     this.log = opts.log;
+    this.cdi = new CdiSpecKeeper({
+      dir: opts.cdiDir,
+      kind: CDI_KIND,
+      fileName: specFileName(opts.resourceName),
+      log: opts.log,
+      pollMs: opts.rescanIntervalMs,
+    });
     this.scans = new SerialTask(
       () => this.scan(),
       EVENT_DEBOUNCE_MS,
@@ -128,13 +136,13 @@ export class NetdevicePlugin implements ResourcePlugin {
       this.monitor.start();
     }
     this.warnIfHookMissing();
-    await this.scans.runNow(); // no ip, or an unwritable CDI dir, fails the start with the reason
+    await this.scans.runNow(); // no ip fails the start with the reason (a CDI dir problem is retried)
     this.rescanTimer = setInterval(() => this.scans.request(), this.opts.rescanIntervalMs);
     this.rescanTimer.unref();
     this.log.info('watching host interfaces', {
       interfaces: this.opts.interfaces.source,
       cdiMode: this.opts.cdiMode,
-      cdiSpec: path.join(this.opts.cdiDir, specFileName(this.resourceName)),
+      cdiSpec: this.cdi.file,
       rescanIntervalMs: this.opts.rescanIntervalMs,
       moveGraceMs: this.opts.moveGraceMs,
       netlinkEvents: this.monitor !== undefined,
@@ -147,6 +155,7 @@ export class NetdevicePlugin implements ResourcePlugin {
     await this.scans.stop();
     clearTimeout(this.moveCheckTimer); // after the last scan, which may have set it
     this.podResources?.close();
+    this.cdi.close();
     // The CDI spec stays: containers that already hold an interface may restart while we are away, and
     // their runtime resolves the same CDI name again.
   }
@@ -159,6 +168,7 @@ export class NetdevicePlugin implements ResourcePlugin {
         GrpcStatus.FAILED_PRECONDITION, // well-formed, but the interface cannot be handed out now
       );
     }
+    this.cdi.assertWritten(); // a CDI name whose spec is not on disk would fail later, in the runtime
     const cdiDevices = deviceIds.map((id) => qualifiedCdiName(CDI_KIND, id));
     this.log.info('interfaces allocated', { devices: deviceIds, cdiDevices });
     this.moves.allocated(deviceIds);
@@ -169,6 +179,12 @@ export class NetdevicePlugin implements ResourcePlugin {
   /** Interfaces a runtime failed to move into their pod (for /readyz). */
   conditions(): ResourceCondition[] {
     return this.moves.conditions();
+  }
+
+  /** Why allocations are refused right now (the CDI spec cannot be written), for /readyz. */
+  unreadyReason(): string | undefined {
+    const problem = this.cdi.problem();
+    return problem && `CDI spec ${this.cdi.file} cannot be written: ${problem}`;
   }
 
   /** One full pass: read the host, place every interface, rewrite the spec if the set changed, publish. */
@@ -191,7 +207,7 @@ export class NetdevicePlugin implements ResourcePlugin {
     if (inUse) this.moves.update(new Set(candidates.keys()), inUse);
 
     const ids = [...placements.keys()].sort();
-    this.writeSpec(ids); // throws on failure: the kubelet keeps the last list, which matches the last spec
+    this.writeSpec(ids); // a failed write is retried by the keeper; Allocate refuses until it is on disk
     this.logChanges(placements);
     this.placements = placements;
     this.publish?.(ids.map((id) => ({ id, health: this.healthOf(id, placements.get(id)!) })));
@@ -288,16 +304,13 @@ export class NetdevicePlugin implements ResourcePlugin {
   private writeSpec(ids: string[]): void {
     const key = ids.join(',');
     if (key === this.specKey) return;
-    const fileName = specFileName(this.resourceName);
-    const file = path.join(this.opts.cdiDir, fileName);
-    if (ids.length === 0) {
-      removeCdiSpec(this.opts.cdiDir, CDI_KIND, fileName);
-      this.log.info('no interfaces: CDI spec removed', { file });
-    } else {
-      writeCdiSpec(this.opts.cdiDir, netdeviceCdiSpec(ids, this.opts.cdiMode, this.opts.hookDir), fileName);
-      this.log.info('CDI spec written', { file, devices: ids, mode: this.opts.cdiMode });
-    }
     this.specKey = key;
+    if (ids.length === 0) {
+      this.cdi.set(undefined);
+      this.log.info('no interfaces: CDI spec removed', { file: this.cdi.file });
+    } else {
+      this.cdi.set(netdeviceCdiSpec(ids, this.opts.cdiMode, this.opts.hookDir));
+    }
   }
 
   /** One line per interface whose placement or health changed, in words an operator can act on. */

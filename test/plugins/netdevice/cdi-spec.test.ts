@@ -1,11 +1,15 @@
 /** The CDI spec on disk: content per mode, upstream schema, atomic rewrites only when the set changes. */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { cdiSpecErrors, readCdiSpec, type CdiSpec } from '../../../plugins/framework';
 import { cdiSchemaErrors } from '../../helpers/cdi-schema';
+import { eventually } from '../../helpers/tmp';
 import { upstreamAvailable } from '../../helpers/upstream';
 import { describeNet, ip } from './net';
 import { logRecords, netdeviceSuite, sees } from './harness';
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 /** Every spec must load in a CDI registry: our own rules, plus the upstream schema when it is here. */
 function expectValid(spec: CdiSpec): void {
@@ -88,5 +92,38 @@ describeNet('netdevice CDI spec', () => {
     const spec = readCdiSpec(nd.specPath())!;
     expectValid(spec);
     expect(spec.kind).toBe('networking.k8s.io/netdevice'); // the kind is fixed; only the file differs
+  });
+
+  test('a CDI dir that turns read-only: Allocate refused naming the spec, /readyz reason, written again once usable', async () => {
+    const [first] = suite.net.upVeths(1);
+    const nd = await suite.startOffering(['--rescan-interval', '1h']);
+    const file = nd.specPath();
+    expect(readCdiSpec(file)!.devices.map((d) => d.name)).toEqual([first]);
+    // A read-only file system over the CDI dir (as a read-only host mount would be), then a new interface.
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,ro', 'tmpfs', nd.cdiDir]);
+    try {
+      const [second] = suite.net.upVeths(1);
+      await nd.kubelet.waitFor(sees(nd, `${first}:Healthy`, `${second}:Healthy`), 5000, 'the new veth');
+      await eventually(() => nd.plugin.unreadyReason() !== undefined, 5000, 'the write failure');
+      expect(nd.plugin.unreadyReason()).toMatch(
+        new RegExp(`^CDI spec ${escape(file)} cannot be written: .*EROFS`),
+      );
+      // No CDI name goes out that would not resolve: refused, naming the file and the cause.
+      await expect(nd.kubelet.allocate(nd.resource, [[first]])).rejects.toThrow(
+        new RegExp(`^9 FAILED_PRECONDITION: CDI spec ${escape(file)} cannot be written \\(.*EROFS`),
+      );
+      expect(logRecords(nd, 'cannot write the CDI spec')).toHaveLength(1); // said once, not per retry
+    } finally {
+      execFileSync('umount', [nd.cdiDir]);
+    }
+    // Usable again: the retry writes the whole current set, and allocations resume.
+    await eventually(() => readCdiSpec(file)?.devices.length === 2, 15_000, 'the spec with both interfaces');
+    expect(nd.plugin.unreadyReason()).toBeUndefined();
+    const [response] = await nd.kubelet.allocate(nd.resource, [[first]]);
+    expect(response.cdi_devices.map((d) => d.name)).toEqual([`networking.k8s.io/netdevice=${first}`]);
+    // A spec deleted behind the plugin's back (a cleaned CDI dir) is written again at once.
+    fs.rmSync(file);
+    await eventually(() => fs.existsSync(file), 5000, 'the spec written again');
+    expect(fs.readdirSync(nd.cdiDir)).toEqual([path.basename(file)]); // no temp files left behind
   });
 });
