@@ -18,6 +18,9 @@ export interface KubeletVersion {
   /** go.mod of this build (-modfile) and its build tags. */
   modfile: string;
   tags: string[];
+  /** The harness's Go module dir (default HARNESS_DIR) and the cache entry's prefix (default the minor). */
+  dir?: string;
+  name?: string;
 }
 
 export const KUBELET_VERSIONS: KubeletVersion[] = [
@@ -43,13 +46,14 @@ export function cacheKey(v: KubeletVersion): string {
   const hash = crypto.createHash('sha256');
   hash.update(goVersion() + '\0' + v.tags.join(',') + '\0');
   const sum = v.modfile.replace(/\.mod$/, '.sum');
+  const dir = v.dir ?? HARNESS_DIR;
   const sources = fs
-    .readdirSync(HARNESS_DIR)
+    .readdirSync(dir)
     .filter((f) => f.endsWith('.go'))
     .sort();
   for (const file of [v.modfile, sum, ...sources]) {
     hash.update(file + '\0');
-    hash.update(fs.readFileSync(path.join(HARNESS_DIR, file)));
+    hash.update(fs.readFileSync(path.join(dir, file)));
     hash.update('\0');
   }
   return hash.digest('hex').slice(0, 16);
@@ -63,7 +67,7 @@ export interface BuiltHarness {
 
 /** The cached harness binary for `v`, building it first when the cache has none. */
 export async function ensureHarness(v: KubeletVersion): Promise<BuiltHarness> {
-  const dir = path.join(cacheRoot(), `${v.minor}-${cacheKey(v)}`);
+  const dir = path.join(cacheRoot(), `${v.name ?? v.minor}-${cacheKey(v)}`);
   const binary = path.join(dir, 'harness');
   if (fs.existsSync(binary)) {
     console.log(`kubelet ${v.minor} harness: cached ${binary}`);
@@ -78,7 +82,7 @@ export async function ensureHarness(v: KubeletVersion): Promise<BuiltHarness> {
   await new Promise<void>((resolve, reject) => {
     // GOTOOLCHAIN=local: build with the installed Go, never download another toolchain.
     const child = spawn('go', args, {
-      cwd: HARNESS_DIR,
+      cwd: v.dir ?? HARNESS_DIR,
       stdio: 'inherit',
       env: { ...process.env, GOTOOLCHAIN: 'local' },
     });

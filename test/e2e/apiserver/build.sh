@@ -7,9 +7,11 @@
 set -eu
 name=$1
 here=$(cd "$(dirname "$0")" && pwd)
-# kube-controller-manager-vX.Y is built from kube-apiserver-vX.Y's module (same go.mod, one more main).
+# kube-controller-manager-vX.Y and kube-scheduler-vX.Y are built from kube-apiserver-vX.Y's module (same go.mod,
+# one more main each).
 case $name in
 kube-controller-manager-*) module=kube-apiserver-${name#kube-controller-manager-}; package=./kcm ;;
+kube-scheduler-*) module=kube-apiserver-${name#kube-scheduler-}; package=./sched ;;
 *) module=$name; package=. ;;
 esac
 src=$here/go/$module
@@ -17,6 +19,7 @@ src=$here/go/$module
 case $name in
 kube-apiserver-*) cp "$here/go/kube-apiserver.go.txt" "$src/main.go" ;;
 kube-controller-manager-*) mkdir -p "$src/kcm" && cp "$here/go/kube-controller-manager.go.txt" "$src/kcm/main.go" ;;
+kube-scheduler-*) mkdir -p "$src/sched" && cp "$here/go/kube-scheduler.go.txt" "$src/sched/main.go" ;;
 esac
 hash=$(cat "$src/go.mod" "$src/go.sum" "$src/$package/main.go" | sha256sum | cut -c1-16)
 out=${KDP_E2E_CACHE:-$HOME/.cache/kdp-e2e-apiserver}/$name-$hash

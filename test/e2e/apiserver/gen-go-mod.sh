@@ -26,4 +26,5 @@ mod=$(GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$version" | sed 
 } > "$dir/go.mod"
 cp "$(dirname "$0")/go/kube-apiserver.go.txt" "$dir/main.go" # gitignored: build.sh copies it too
 mkdir -p "$dir/kcm" && cp "$(dirname "$0")/go/kube-controller-manager.go.txt" "$dir/kcm/main.go"
+mkdir -p "$dir/sched" && cp "$(dirname "$0")/go/kube-scheduler.go.txt" "$dir/sched/main.go"
 (cd "$dir" && go mod tidy)
