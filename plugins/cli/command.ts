@@ -21,7 +21,7 @@ import {
   type LogLevel,
   type ResourceHost,
 } from '../framework';
-import type { DraMode } from '../framework/dra';
+import type { DraMode, DraModeOptions } from '../framework/dra';
 import { draSettings, startDraRuntime, uninstallDra } from './dra';
 import { formatHelp, parseFlags, UsageError, type EnvDoc, type FlagSpec, type FlagValues } from './flags';
 
@@ -149,6 +149,8 @@ export interface StartOptions {
   manager?: { pollIntervalMs?: number; initialBackoffMs?: number; maxBackoffMs?: number };
   /** Where log lines go (default stderr). */
   logWrite?: (line: string) => void;
+  /** DRA mode: API-server stand-ins (the demo's in-memory ones) instead of client-node. */
+  dra?: Pick<DraModeOptions, 'claims' | 'sliceApi'>;
 }
 
 export function helpText(command: PluginCommand): string {
@@ -235,6 +237,7 @@ export async function startPlugin(
       shutdownHooks,
       runFamily: (host) => command.run(context(host)),
       pollIntervalMs: options.manager?.pollIntervalMs,
+      api: options.dra,
     });
     return { manager, log, http: runtime.http, dra: runtime.dra, stop: runtime.stop };
   }

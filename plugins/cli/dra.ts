@@ -5,7 +5,7 @@
  * device-plugin processes never pay for them.
  */
 import type * as http from 'http';
-import type { DraDriver, DraMode } from '../framework/dra';
+import type { DraDriver, DraMode, DraModeOptions } from '../framework/dra';
 import {
   startHttpServer,
   type FrameworkMetrics,
@@ -141,6 +141,8 @@ export interface DraRuntimeOptions {
   /** Clean-up the family registered (run first at stop). */
   shutdownHooks: (() => Promise<void> | void)[];
   pollIntervalMs?: number;
+  /** API-server stand-ins (the demo); client-node when absent. */
+  api?: Pick<DraModeOptions, 'claims' | 'sliceApi'>;
 }
 
 export interface DraRuntime {
@@ -194,6 +196,7 @@ export async function startDraRuntime(options: DraRuntimeOptions): Promise<DraRu
       log,
       metrics: options.metrics,
       pollIntervalMs: options.pollIntervalMs,
+      ...options.api,
     });
     host.attach(dra.driver);
     // Publish the pool even when no family has a device yet: an empty pool is this node's truth.
