@@ -14,6 +14,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import * as yaml from 'js-yaml';
 import { buildFixture } from '../../plugins/device-nodes/fixture';
 import { readCdiSpec } from '../../plugins/framework';
 import { UDS_CONTAINER_PATH } from '../../plugins/tdx/ccnp';
@@ -331,6 +332,25 @@ describeUnless(
       },
       120_000,
     );
+
+    test('the example ResourceClaimTemplates of docs/DRA.md are accepted (their CEL compiles); a broken one is refused', async () => {
+      const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'DRA.md'), 'utf8');
+      const templates = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)]
+        .map((m) => yaml.load(m[1]) as { kind: string; metadata: { name: string }; spec: object })
+        .filter((o) => o.kind === 'ResourceClaimTemplate');
+      expect(templates.map((t) => t.metadata.name)).toEqual(['kvm', 'tdx-guest', 'render-node']);
+      const url = `/apis/resource.k8s.io/v1/namespaces/${NS}/resourceclaimtemplates`;
+      for (const template of templates) {
+        const created = await cluster.request('POST', url, template);
+        expect([created.status, String(created.body.message ?? '')]).toEqual([201, '']);
+      }
+      const broken = JSON.parse(
+        JSON.stringify({ ...templates[1], metadata: { name: 'broken' } }).replace('semver(', 'semverx('),
+      );
+      const refused = await cluster.request('POST', url, broken);
+      expect(refused.status).toBe(422);
+      expect(String(refused.body.message)).toMatch(/cel\.expression/);
+    });
 
     test("--dra-uninstall deletes the driver's slices on every node, and no other driver's", async () => {
       const driver = driverOf('kvm');
