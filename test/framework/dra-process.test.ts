@@ -202,7 +202,15 @@ describeUnless(
       return { namespace: NS, name, uid: claim.metadata.uid };
     }
 
-    function start(family: Family, root: string): Proc {
+    /** A kubeconfig for an API server that is not there (port 1). */
+    function unreachableKubeconfig(): string {
+      const file = path.join(dir, 'kubeconfig-unreachable');
+      const text = fs.readFileSync(cluster.kubeconfig, 'utf8').replace(`:${PORTS.apiserver}`, ':1');
+      fs.writeFileSync(file, text);
+      return file;
+    }
+
+    function start(family: Family, root: string, kubeconfig = cluster.kubeconfig): Proc {
       const kubeletRoot = path.join(root, 'kubelet');
       const proc = run([
         CLI,
@@ -210,7 +218,7 @@ describeUnless(
         '--mode=dra',
         `--node-name=${NODE}`,
         `--kubelet-root-dir=${kubeletRoot}`,
-        `--kubeconfig=${cluster.kubeconfig}`,
+        `--kubeconfig=${kubeconfig}`,
         `--devfs-root=${path.join(root, 'dev')}`,
         `--sysfs-root=${path.join(root, 'sys')}`,
         `--cdi-dir=${path.join(root, 'cdi')}`,
@@ -352,6 +360,31 @@ describeUnless(
       expect(String(refused.body.message)).toMatch(/cel\.expression/);
     });
 
+    test('an unreachable API server: the driver keeps serving the kubelet, /readyz is 503 with the reason, no crash', async () => {
+      const family = FAMILIES[0];
+      const root = path.join(dir, 'outage');
+      buildFixture(family.name, root);
+      const proc = start(family, root, unreachableKubeconfig());
+      const port = await httpPort(proc);
+      const regSocket = path.join(root, 'kubelet', 'plugins_registry', `${driverOf(family.name)}-reg.sock`);
+      await eventually(() => fs.existsSync(regSocket) || proc.child.exitCode !== null, 30_000, 'the socket');
+      await kubelet.register(regSocket);
+      let reason = '';
+      await eventually(
+        async () => {
+          const ready = await httpGet(port, '/readyz');
+          reason = ready.status === 503 ? String(JSON.parse(ready.body).reason) : '';
+          return /the ResourceSlice is not in sync: .+/.test(reason);
+        },
+        30_000,
+        'the slice error in /readyz',
+      );
+      expect(reason).toMatch(/ECONNREFUSED|connect/);
+      expect(proc.child.exitCode).toBeNull();
+      proc.child.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+    });
+
     test("--dra-uninstall deletes the driver's slices on every node, and no other driver's", async () => {
       const driver = driverOf('kvm');
       // The slices this node's driver left (the SIGTERM above keeps them), plus one of another node.
@@ -390,11 +423,7 @@ describeUnless(
       expect((await slices(driverOf('tdx'))).length).toBe(others);
 
       // An API server that cannot be reached: exit 1 with the reason.
-      const kubeconfig = path.join(dir, 'kubeconfig');
-      fs.writeFileSync(
-        kubeconfig,
-        fs.readFileSync(cluster.kubeconfig, 'utf8').replace(`:${PORTS.apiserver}`, ':1'),
-      );
+      const kubeconfig = unreachableKubeconfig();
       const failed = run([CLI, 'kvm', '--dra-uninstall', `--kubeconfig=${kubeconfig}`]);
       expect(await failed.exited).toBe(1);
       expect(failed.stderr()).toMatch(/deleting the ResourceSlices of kvm\.kube-device-plugins\.io: /);
