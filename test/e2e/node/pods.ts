@@ -137,6 +137,8 @@ export interface PodOptions {
   readonly nodeName?: string;
   readonly containerName?: string;
   readonly extraContainers?: object[];
+  /** emptyDir volumes mounted in the main container: name → mount path. */
+  readonly emptyDirs?: Record<string, string>;
 }
 
 export function busyboxContainer(name: string, script: string, limits?: Record<string, string>): object {
@@ -160,9 +162,13 @@ export async function createPod(node: RealNode, o: PodOptions): Promise<PodObjec
       restartPolicy: 'Never',
       ...(o.nodeName && { nodeName: o.nodeName }),
       containers: [
-        busyboxContainer(o.containerName ?? 'main', o.script, o.limits),
+        {
+          ...busyboxContainer(o.containerName ?? 'main', o.script, o.limits),
+          volumeMounts: Object.entries(o.emptyDirs ?? {}).map(([name, mountPath]) => ({ name, mountPath })),
+        },
         ...(o.extraContainers ?? []),
       ],
+      volumes: Object.keys(o.emptyDirs ?? {}).map((name) => ({ name, emptyDir: {} })),
     },
   };
   const r = await node.cluster!.create(`/api/v1/namespaces/${o.namespace}/pods`, body);
@@ -231,11 +237,17 @@ export async function runningWithLog(
   marker = 'KDP-DONE',
   container = 'main',
 ): Promise<{ pod: PodObject; log: string }> {
-  const pod = await waitPod(node, namespace, name, 'Running', (p) => {
-    if (p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded')
-      throw new Error(`pod ${name} ${p.status.phase}: ${p.status.reason ?? ''} ${p.status.message ?? ''}`);
-    return p.status?.phase === 'Running';
-  });
+  const pod = await waitPod(node, namespace, name, 'Running', (p) =>
+    ['Running', 'Failed', 'Succeeded'].includes(p.status?.phase ?? ''),
+  );
+  if (pod.status?.phase !== 'Running' && process.env.KDP_E2E_DEBUG)
+    for (const c of pod.status?.containerStatuses ?? [])
+      if (c.containerID)
+        console.log(node.ctr(['containers', 'info', c.containerID.replace(/^containerd:\/\//, '')]));
+  if (pod.status?.phase !== 'Running')
+    throw new Error(
+      `pod ${name} ${pod.status?.phase}: ${pod.status?.reason ?? ''} ${pod.status?.message ?? ''} ${JSON.stringify(pod.status?.containerStatuses?.map((c) => c.state))}`,
+    );
   let log = '';
   await node
     .waitFor(
