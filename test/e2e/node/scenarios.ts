@@ -4,7 +4,7 @@
  * (nsenter into the container's network namespace). Device stand-ins are real char devices made with mknod,
  * since runc needs a real node at each host path.
  */
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
@@ -18,6 +18,7 @@ import {
   Context,
   Scenario,
   check,
+  containerPid,
   createPod,
   deletePod,
   ensureNamespace,
@@ -388,4 +389,110 @@ const cex: Scenario = {
   },
 };
 
-export const SCENARIOS: Scenario[] = [kvm, devnode, tdx, cxiScenario(false), cxiScenario(true), cex];
+// ------------------------------------------------------------------------------------------------ (c)
+
+const NETDEVICE = 'networking.k8s.io/netdevice';
+const HOOK_STATE_DIR = '/run/kube-device-plugins/netdevice-hook';
+
+function ipCmd(...args: string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function linkOnHost(name: string): boolean {
+  return spawnSync('ip', ['link', 'show', 'dev', name], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * netdevice with a veth pair made on the host (the `a` end offered, 10.252.N.1/24, MTU 1400). Hooks mode:
+ * OCI hooks move it in and back. netdevices mode: runc 1.5 moves it in (OCI linux.netDevices); a veth is
+ * virtual, so the kernel destroys it with the pod's network namespace and the plugin withdraws it. (A physical
+ * interface would come back to the host down and without addresses: there is none to try here.)
+ */
+function netdeviceScenario(mode: 'hooks' | 'netdevices'): Scenario {
+  const tag = mode === 'hooks' ? 'h' : 'n';
+  const link = `kdpe2e${tag}a`;
+  const peer = `kdpe2e${tag}b`;
+  const address = mode === 'hooks' ? '10.252.1.1/24' : '10.252.2.1/24';
+  const after =
+    mode === 'hooks'
+      ? 'after deletion back on the host with its address, offered again'
+      : 'after deletion destroyed with the pod netns (virtual), withdrawn';
+  let madeHookState = false;
+  return {
+    name: `netdevice --cdi-mode=${mode}: veth in the pod's netns with name and address; ${after}`,
+    async run(ctx) {
+      const { node } = ctx;
+      const ns = `e2e-netdevice-${mode}`;
+      await ensureNamespace(node, ns);
+      madeHookState = !fs.existsSync(HOOK_STATE_DIR);
+      spawnSync('ip', ['link', 'del', link], { stdio: 'ignore' });
+      ipCmd('link', 'add', link, 'mtu', '1400', 'type', 'veth', 'peer', 'name', peer, 'mtu', '1400');
+      ipCmd('addr', 'add', address, 'dev', link);
+      ipCmd('link', 'set', link, 'up');
+      ipCmd('link', 'set', peer, 'up');
+      const hookDir = path.join(node.state, 'hooks');
+      fs.mkdirSync(hookDir, { recursive: true });
+      fs.copyFileSync(
+        path.join(REPO_ROOT, 'plugins', 'netdevice', 'hooks', 'netdevice-hook.sh'),
+        path.join(hookDir, 'netdevice-hook.sh'),
+      );
+      fs.chmodSync(path.join(hookDir, 'netdevice-hook.sh'), 0o755);
+      await resourceGone(ctx, NETDEVICE);
+      startPlugin(
+        ctx,
+        'netdevice',
+        [`--interfaces=^${link}$`, `--cdi-mode=${mode}`, `--hook-dir=${hookDir}`, '--rescan-interval=1s'],
+        {},
+        `netdevice-${mode}`,
+      );
+      await waitAllocatable(node, NETDEVICE, 1);
+      await createPod(node, {
+        namespace: ns,
+        name: 'net',
+        limits: { [NETDEVICE]: '1' },
+        script: `ip -o addr show dev ${link}; ip -o link show dev ${link}; echo KDP-DONE; exec sleep 3600`,
+      });
+      const { pod, log } = await runningWithLog(node, ns, 'net');
+      check(log.includes(`inet ${address}`), `${link} with ${address} not in the container:\n${log}`);
+      check(/mtu 1400/.test(log), `${link} lost its MTU 1400 in the container:\n${log}`);
+      check(!linkOnHost(link), `${link} is still in the host's namespace while the pod runs`);
+      // The pod's network namespace, seen from the host through the container's PID, holds it.
+      const pid = containerPid(node, pod);
+      const inPod = execFileSync(
+        'nsenter',
+        ['-t', String(pid), '-n', 'ip', '-o', 'addr', 'show', 'dev', link],
+        {
+          encoding: 'utf8',
+        },
+      );
+      check(inPod.includes(address), `nsenter into the pod's netns: ${inPod}`);
+      await deletePod(node, ns, 'net');
+      if (mode === 'hooks') {
+        await node.waitFor(`${link} back on the host`, async () => linkOnHost(link), 30_000);
+        const back = ipCmd('-o', 'addr', 'show', 'dev', link);
+        check(back.includes(address), `${link} came back without ${address}: ${back}`);
+        await waitAllocatable(node, NETDEVICE, 1, 30_000);
+        return `in the pod's netns as ${link} ${address} mtu 1400; back on the host with ${address}, offered again`;
+      }
+      await node.waitFor(`${link} gone`, async () => !linkOnHost(link) && !linkOnHost(peer), 30_000);
+      await waitAllocatable(node, NETDEVICE, 0, 30_000);
+      return `in the pod's netns as ${link} ${address} mtu 1400 (runc 1.5 netDevices); pod deleted: the veth pair is destroyed with the netns, withdrawn (allocatable 0)`;
+    },
+    async cleanup(ctx) {
+      await deleteAll(ctx, `e2e-netdevice-${mode}`, ['net']);
+      spawnSync('ip', ['link', 'del', link], { stdio: 'ignore' });
+      if (madeHookState) fs.rmSync(path.dirname(HOOK_STATE_DIR), { recursive: true, force: true });
+    },
+  };
+}
+
+export const SCENARIOS: Scenario[] = [
+  kvm,
+  devnode,
+  tdx,
+  cxiScenario(false),
+  cxiScenario(true),
+  cex,
+  netdeviceScenario('hooks'),
+  netdeviceScenario('netdevices'),
+];
