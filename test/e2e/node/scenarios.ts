@@ -22,7 +22,12 @@ import {
   createPod,
   deletePod,
   ensureNamespace,
+  getPod,
+  kubeletLines,
+  kubeletLogSize,
+  podLog,
   runningWithLog,
+  sleep,
   startPlugin,
   waitAllocatable,
   waitPod,
@@ -486,6 +491,107 @@ function netdeviceScenario(mode: 'hooks' | 'netdevices'): Scenario {
   };
 }
 
+// ------------------------------------------------------------------------------------------------ (d)
+
+/** What the kubelet logs when a plugin calls Register (pkg/kubelet/cm/devicemanager/plugin/v1beta1). */
+const REGISTER_MSG = 'Got registration request from device plugin with resource';
+
+function registers(ctx: Context, resource: string, from: number): number {
+  return kubeletLines(ctx.node, REGISTER_MSG, from).filter((l) => l.includes(`resourceName="${resource}"`))
+    .length;
+}
+
+const KVM_LOOP =
+  'echo KDP-DONE; while true; do if (: <>/dev/kvm) 2>/dev/null; then echo "KVM-OK $(date +%s)"; ' +
+  'else echo "KVM-FAIL $(date +%s)"; fi; sleep 1; done';
+
+const kubeletRestart: Scenario = {
+  name: 'kubelet restart while pods run: one Register per resource, devices kept, a new pod served',
+  async run(ctx) {
+    const { node } = ctx;
+    const ns = 'e2e-restart';
+    await ensureNamespace(node, ns);
+    const root = path.join(node.state, 'fixtures', 'restart-tdx');
+    const tree = buildFixture('tdx', root);
+    await resourceGone(ctx, KVM);
+    await resourceGone(ctx, TDX);
+    startPlugin(ctx, 'kvm', ['--devfs-root=/dev', '--shared-count=4'], {}, 'kvm-restart');
+    startPlugin(
+      ctx,
+      'tdx',
+      [
+        `--devfs-root=${tree.devfsRoot}`,
+        `--sysfs-root=${tree.sysfsRoot}`,
+        `--uds-dir=${path.join(root, 'uds')}`,
+      ],
+      {},
+      'tdx-restart',
+    );
+    await waitAllocatable(node, KVM, 4);
+    await waitAllocatable(node, TDX, 110);
+    try {
+      await createPod(node, {
+        namespace: ns,
+        name: 'before',
+        limits: { [KVM]: '1', [TDX]: '1' },
+        script: KVM_LOOP,
+      });
+      const { pod: before } = await runningWithLog(node, ns, 'before');
+      const containerId = before.status!.containerStatuses![0].containerID;
+      const from = kubeletLogSize(node);
+      const restartedAt = Math.floor(Date.now() / 1000);
+      await node.stopKubelet();
+      node.startKubelet();
+      await node.waitFor(
+        'Register from both plugins after the kubelet restart',
+        async () => registers(ctx, KVM, from) >= 1 && registers(ctx, TDX, from) >= 1,
+        60_000,
+      );
+      await sleep(5_000); // a duplicate Register would come within milliseconds
+      const counts = [registers(ctx, KVM, from), registers(ctx, TDX, from)];
+      check(
+        counts[0] === 1 && counts[1] === 1,
+        `Register calls after the restart: kvm ${counts[0]}, tdx ${counts[1]}`,
+      );
+      await waitAllocatable(node, KVM, 4);
+      // The running pod: same container, no restart, and it still opens /dev/kvm after the kubelet came back.
+      await sleep(2_000);
+      const now = await getPod(node, ns, 'before');
+      const status = now?.status?.containerStatuses?.[0];
+      check(
+        status?.containerID === containerId && (status as { restartCount?: number }).restartCount === 0,
+        `the running pod's container changed: ${JSON.stringify(status)}`,
+      );
+      const log = podLog(node, before);
+      const late = log
+        .split('\n')
+        .map((l) => /^KVM-(OK|FAIL) (\d+)$/.exec(l.trim()))
+        .filter((m): m is RegExpExecArray => !!m && Number(m[2]) > restartedAt + 2);
+      check(
+        late.length > 0 && late.every((m) => m[1] === 'OK'),
+        `after the restart the pod's /dev/kvm opens: ${late.map((m) => m[1])}`,
+      );
+      // A new pod still gets a device from the re-registered plugins.
+      await createPod(node, {
+        namespace: ns,
+        name: 'after',
+        limits: { [KVM]: '1', [TDX]: '1' },
+        script: KVM_LOOP,
+      });
+      const { log: afterLog } = await runningWithLog(node, ns, 'after');
+      await node.waitFor(
+        'the new pod opening /dev/kvm',
+        async () => podLog(node, (await getPod(node, ns, 'after'))!).includes('KVM-OK'),
+        20_000,
+      );
+      check(!afterLog.includes('KVM-FAIL'), 'the new pod could not open /dev/kvm');
+      return `Register after restart: kvm 1, tdx 1; running pod kept its container and /dev/kvm (${late.length} opens after); new pod served`;
+    } finally {
+      await deleteAll(ctx, ns, ['before', 'after']);
+    }
+  },
+};
+
 export const SCENARIOS: Scenario[] = [
   kvm,
   devnode,
@@ -495,4 +601,5 @@ export const SCENARIOS: Scenario[] = [
   cex,
   netdeviceScenario('hooks'),
   netdeviceScenario('netdevices'),
+  kubeletRestart,
 ];
