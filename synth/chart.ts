@@ -14,8 +14,8 @@ import {
   netdeviceRule,
   tdxGuestRule,
 } from '../nfd-rules';
-import { CexProjectPolicy } from '../policies/cex-projects';
-import { CxiNetworksPolicy } from '../policies/cxi-networks';
+import { CexProjectPolicy } from './policies/cex-projects';
+import { CxiNetworksPolicy } from './policies/cxi-networks';
 import { ClusterApis, DEFAULT_CLUSTER_APIS } from './cluster-apis';
 import { DEFAULT_NAMESPACE } from './common';
 import { DevicePluginOptions } from './daemonset';

@@ -20,7 +20,7 @@ import {
   Volume,
   VolumeMount,
 } from './k8s-types';
-import { NODE_RUNTIME_FLAGS } from '../plugins/cli/node-flags';
+import { NODE_RUNTIME_FLAGS } from '../plugins/catalogue/node-flags';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'json' | 'text';

@@ -19,4 +19,4 @@ export * from './plugins/tdx';
 export * from './pod-monitor';
 export * from './values';
 export * from '../nfd-rules';
-export * from '../policies';
+export * from './policies';

@@ -3,7 +3,7 @@
  * `cex.s390.ibm.com/<setname>`. Configured by environment variables, as upstream's
  * k8s-cex-dev-plugin; see docs/plugins/cex.md.
  */
-import type { PluginCommand } from '../cli/command';
+import { type PluginCommand } from '../framework';
 import { CexPlugin } from './plugin';
 import { CEX_ENV, readSettings } from './settings';
 

@@ -13,8 +13,8 @@ import {
   type PluginManager,
   type PodResources,
   type Watch,
+  UsageError,
 } from '../framework';
-import { UsageError } from '../cli/flags';
 import { CexAllocator } from './allocator';
 import { requestCount, scanApqns, type Apqn } from './ap-bus';
 import { parseCryptoConfig, resolveSet, type CryptoConfig, type ResolvedSet } from './config';

@@ -2,11 +2,11 @@
  * One config set served as one resource, `cex.s390.ibm.com/<setname>`. Its devices are the set's
  * eligible APQNs, each `overcommit` times: `apqn-<adapter>-<domain>-<i>`, Healthy while online.
  */
-import * as grpc from '@grpc/grpc-js';
 import {
   AllocationError,
   echoIds,
   echoValue,
+  GrpcStatus,
   publishOnChange,
   sharedDevices,
   type ContainerAllocation,
@@ -151,19 +151,19 @@ export class CexSetPlugin implements ResourcePlugin {
     if (this.retired)
       throw new AllocationError(
         `${this.resourceName}: set "${this.set.name}" was removed from the crypto configuration`,
-        grpc.status.FAILED_PRECONDITION,
+        GrpcStatus.FAILED_PRECONDITION,
       );
     if (ids.length !== 1)
       throw new AllocationError(
         `${this.resourceName}: a container can use one CEX device only (it gets a single /dev/z90crypt), ` +
           `but ${ids.length} were requested: ${echoIds(ids)}`,
-        grpc.status.INVALID_ARGUMENT,
+        GrpcStatus.INVALID_ARGUMENT,
       );
     const ref = parseDeviceId(ids[0]);
     if (!ref)
       throw new AllocationError(
         `${this.resourceName}: malformed device ID ${echoValue(ids[0])}`,
-        grpc.status.INVALID_ARGUMENT,
+        GrpcStatus.INVALID_ARGUMENT,
       );
     try {
       return await this.deps.allocator.allocate(ids[0], ref, this.set.liveSysfs, this.log);

@@ -4,9 +4,7 @@
  * default under the common --sysfs-root / --devfs-root so fixtures and containers can move them.
  */
 import * as path from 'path';
-import type { Logger } from '../framework';
-import type { CommonOptions } from '../cli/command';
-import { UsageError, type EnvDoc } from '../cli/flags';
+import { type Logger, type CommonOptions, UsageError, type EnvDoc } from '../framework';
 
 /** Everything the family needs, intervals in milliseconds. Tests build this directly (see docs). */
 export interface CexSettings {

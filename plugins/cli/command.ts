@@ -1,136 +1,38 @@
 /**
- * What a plugin family provides to the CLI (a PluginCommand), and the runtime that starts one: parse
+ * The runtime that starts a family's PluginCommand (the contract: ../framework/command.ts): parse
  * flags, build the logger, manager and HTTP listener, run the family, and shut everything down cleanly.
  * With `--mode dra` (families with `dra: true`) the family's resources go to a DRA driver instead
  * (./dra.ts).
  */
 import type * as http from 'http';
 import {
+  COMMON_FLAGS,
   createLogger,
-  DEFAULT_DEVICE_PLUGIN_DIR,
-  DEFAULT_POD_RESOURCES_SOCKET,
-  DEFAULT_CDI_DIR,
+  formatHelp,
   FrameworkMetrics,
+  parseFlags,
   parseListenAddress,
   routeGrpcLogs,
-  LOG_LEVELS,
   PluginManager,
   startHttpServer,
+  UsageError,
+  type CommonOptions,
   type Logger,
-  type LogFormat,
-  type LogLevel,
+  type PluginCommand,
+  type PluginContext,
   type ResourceHost,
 } from '../framework';
 import type { DraMode, DraModeOptions } from '../framework/dra';
 import { draSettings, startDraRuntime, uninstallDra } from './dra';
-import { formatHelp, parseFlags, UsageError, type EnvDoc, type FlagSpec, type FlagValues } from './flags';
 
-export type PluginMode = 'device-plugin' | 'dra';
-
-/** Flags every plugin accepts. Every path a plugin reads is under one of these roots. */
-export const COMMON_FLAGS: FlagSpec[] = [
-  {
-    name: 'mode',
-    env: 'PLUGIN_MODE',
-    type: 'enum',
-    choices: ['device-plugin', 'dra'],
-    default: 'device-plugin',
-    help: 'device-plugin (the kubelet device-plugin API), or dra: a DRA driver (kvm, tdx and devnode only)',
-  },
-  {
-    name: 'device-plugin-dir',
-    env: 'DEVICE_PLUGIN_DIR',
-    type: 'string',
-    default: DEFAULT_DEVICE_PLUGIN_DIR,
-    help: 'kubelet device-plugin directory (kubelet.sock and our sockets)',
-  },
-  { name: 'sysfs-root', env: 'SYSFS_ROOT', type: 'string', default: '/sys', help: 'where sysfs is mounted' },
-  { name: 'devfs-root', env: 'DEVFS_ROOT', type: 'string', default: '/dev', help: 'where device nodes are' },
-  {
-    name: 'cdi-dir',
-    env: 'CDI_DIR',
-    type: 'string',
-    default: DEFAULT_CDI_DIR,
-    help: 'directory CDI specs are written to',
-  },
-  {
-    name: 'pod-resources-socket',
-    env: 'POD_RESOURCES_SOCKET',
-    type: 'string',
-    default: DEFAULT_POD_RESOURCES_SOCKET,
-    help: 'kubelet PodResources API socket',
-  },
-  {
-    name: 'http-addr',
-    env: 'HTTP_ADDR',
-    type: 'string',
-    default: '',
-    help: 'listen address for /healthz, /readyz and /metrics, e.g. :8080 (off when empty)',
-  },
-  {
-    name: 'log-level',
-    env: 'LOG_LEVEL',
-    type: 'enum',
-    choices: LOG_LEVELS,
-    default: 'info',
-    help: 'least severe level logged',
-  },
-  {
-    name: 'log-format',
-    env: 'LOG_FORMAT',
-    type: 'enum',
-    choices: ['json', 'text'],
-    default: 'json',
-    help: 'log line format',
-  },
-];
-
-export interface CommonOptions {
-  mode: PluginMode;
-  devicePluginDir: string;
-  sysfsRoot: string;
-  devfsRoot: string;
-  cdiDir: string;
-  podResourcesSocket: string;
-  httpAddr: string;
-  logLevel: LogLevel;
-  logFormat: LogFormat;
-}
-
-export interface PluginContext {
-  common: CommonOptions;
-  /** This plugin's own flags, by camelCase name. */
-  options: FlagValues;
-  env: NodeJS.ProcessEnv;
-  /** `dra` only for families with `dra: true`. */
-  mode: PluginMode;
-  /**
-   * Where the family adds (and, on reloads, removes) its resources: the manager in device-plugin
-   * mode, the DRA driver in DRA mode. Families with a DRA mode use this, not `manager`.
-   */
-  resources: ResourceHost;
-  /** Device-plugin mode's manager (in DRA mode it is never started). */
-  manager: PluginManager;
-  log: Logger;
-  /** Register clean-up to run at shutdown, before the resources are withdrawn. */
-  onShutdown(fn: () => Promise<void> | void): void;
-}
-
-export interface PluginCommand {
-  /** CLI name: tdx, kvm, devnode, cxi, netdevice, cex. */
-  name: string;
-  summary: string;
-  flags: FlagSpec[];
-  /** Environment variables read directly (not flags), for --help and the README. */
-  env?: EnvDoc[];
-  /** Has a DRA mode (`--mode dra`): its flags include `draFlags(name)` and `run` uses `ctx.resources`. */
-  dra?: boolean;
-  /**
-   * Start the family: add its resources to `ctx.manager`. Throw UsageError for bad configuration
-   * (exit 2); the process keeps running after this returns.
-   */
-  run(ctx: PluginContext): Promise<void>;
-}
+// The contract lives in the framework; re-exported for the CLI's users.
+export {
+  COMMON_FLAGS,
+  type CommonOptions,
+  type PluginCommand,
+  type PluginContext,
+  type PluginMode,
+} from '../framework';
 
 export interface RunningPlugin {
   manager: PluginManager;

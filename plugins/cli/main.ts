@@ -1,22 +1,13 @@
 /**
  * `kube-device-plugins <plugin> [flags]`. Each plugin family lives in plugins/<name>/ and exports its
- * PluginCommand as `command` from plugins/<name>/command.ts.
+ * PluginCommand as `command` from plugins/<name>/command.ts; ./families.ts is their typed registry.
  */
 // First, before the heavy modules below load: a SIGTERM during start-up must exit 0 (see the module).
 import './early-signals';
-import * as path from 'path';
-import * as fs from 'fs';
-import { runCommand, type PluginCommand } from './command';
+import { runCommand } from './command';
+import { loadCommand, PLUGIN_NAMES } from './families';
 
-export const PLUGIN_NAMES = ['tdx', 'kvm', 'devnode', 'cxi', 'netdevice', 'cex'] as const;
-
-export function loadCommand(name: string): PluginCommand | undefined {
-  if (!(PLUGIN_NAMES as readonly string[]).includes(name)) return undefined;
-  const modulePath = path.join(__dirname, '..', name, 'command');
-  if (!['.js', '.ts'].some((ext) => fs.existsSync(modulePath + ext))) return undefined;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- modules found at run time by file name
-  return (require(modulePath) as { command: PluginCommand }).command;
-}
+export { loadCommand, PLUGIN_NAMES } from './families';
 
 function usage(): string {
   return [

@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { PluginCommand } from '../cli/command';
+import { type PluginCommand } from '../framework';
 import { CXI_CDI_FILE } from './cdi-spec';
 import { CXI_FLAGS, requireDirectory, requireResourceName } from './config';
 import { CxiPlugin } from './plugin';

@@ -4,8 +4,7 @@
  * UsageError (exit 2) naming the flag, its env var and the value, never a silent default.
  */
 import * as fs from 'fs';
-import { resourceNameErrors } from '../framework';
-import { UsageError, type FlagSpec } from '../cli/flags';
+import { resourceNameErrors, UsageError, type FlagSpec } from '../framework';
 
 export const DEFAULT_RESOURCE_NAME = 'beta.hpe.com/cxi';
 

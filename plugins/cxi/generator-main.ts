@@ -6,9 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { createLogger } from '../framework';
-import { COMMON_FLAGS } from '../cli/command';
-import { formatHelp, parseFlags, UsageError, type FlagSpec } from '../cli/flags';
+import { createLogger, COMMON_FLAGS, formatHelp, parseFlags, UsageError, type FlagSpec } from '../framework';
 import { specNicNames } from './cdi-spec';
 import { CXI_ROOT_FLAG, OFI_ROOT_FLAG, requireDirectory } from './config';
 import { generateCxiSpec, GeneratorError, type GeneratorResult } from './generator';

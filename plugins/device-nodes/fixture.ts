@@ -13,6 +13,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
+// eslint-disable-next-line import/no-restricted-paths -- test support that starts plugins; it leaves plugins/ next
 import { startPlugin, type PluginCommand, type RunningPlugin, type StartOptions } from '../cli/command';
 
 export interface FixtureNode {

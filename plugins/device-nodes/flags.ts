@@ -1,6 +1,5 @@
 /** Flags the device-node families share, so tdx and kvm spell them the same way. */
-import { resourceNameErrors } from '../framework';
-import { UsageError, type FlagSpec } from '../cli/flags';
+import { resourceNameErrors, UsageError, type FlagSpec } from '../framework';
 
 /** Upper bound for --shared-count: the list is sent in full on every change, so keep it sane. */
 export const MAX_SHARED_COUNT = 10_000;

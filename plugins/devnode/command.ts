@@ -1,7 +1,5 @@
 /** `kube-device-plugins devnode`: sets of char/block device nodes, described by a config file. */
-import type { PluginCommand } from '../cli/command';
-import { draFlags } from '../cli/dra';
-import { UsageError } from '../cli/flags';
+import { type PluginCommand, draFlags, UsageError } from '../framework';
 import { ConfigError } from './config';
 import { DevnodeController } from './controller';
 

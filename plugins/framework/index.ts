@@ -41,3 +41,6 @@ export {
   type DeviceNodeProbe,
   type DeviceNodeProbeOptions,
 } from './device-node';
+export * from './flags';
+export * from './command';
+export * from './dra-flags';

@@ -1,6 +1,5 @@
 /** `kube-device-plugins kvm`: hand /dev/kvm to many pods at once (replaces ihcsim's kvm plugin). */
-import type { PluginCommand } from '../cli/command';
-import { draFlags } from '../cli/dra';
+import { type PluginCommand, draFlags } from '../framework';
 import { checkedResourceName, resourceNameFlag, SHARED_COUNT_FLAG } from '../device-nodes';
 import { createKvmResource, DEFAULT_KVM_RESOURCE } from './plugin';
 

@@ -1,8 +1,12 @@
 /** `kube-device-plugins netdevice`: host network interfaces handed to pods through CDI. */
 import * as path from 'path';
-import { resourceNameErrors } from '../framework';
-import type { PluginCommand, PluginContext } from '../cli/command';
-import { UsageError, type FlagSpec } from '../cli/flags';
+import {
+  resourceNameErrors,
+  type PluginCommand,
+  type PluginContext,
+  UsageError,
+  type FlagSpec,
+} from '../framework';
 import { NetdevicePlugin } from './plugin';
 import { CDI_MODES, DEFAULT_RESOURCE_NAME, type CdiMode } from './spec';
 

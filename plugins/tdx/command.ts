@@ -1,9 +1,7 @@
 /** `kube-device-plugins tdx`: the TDX guest device and the CCNP socket directory for pods. */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { PluginCommand } from '../cli/command';
-import { draFlags } from '../cli/dra';
-import { UsageError } from '../cli/flags';
+import { type PluginCommand, draFlags, UsageError } from '../framework';
 import { checkedResourceName, resourceNameFlag, SHARED_COUNT_FLAG } from '../device-nodes';
 import { DEFAULT_UDS_DIR, ensureUdsDir, tsmReportDir, UDS_DIR_MODE } from './ccnp';
 import {

@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { labelMap, NODE_LABELS } from '../../nfd-rules';
 import { withDefaults } from '../common';
 import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS, HostPathMount } from '../daemonset';
-import { NODE_RUNTIME_FLAGS } from '../../plugins/cli/node-flags';
+import { NODE_RUNTIME_FLAGS } from '../../plugins/catalogue/node-flags';
 
 export interface CxiPluginProps extends DevicePluginOptions {
   /** Default `beta.hpe.com/cxi`. */

@@ -1,7 +1,7 @@
 /**
  * The admission policies, evaluated with a real CEL engine against sample pods (see helpers/admission.ts).
  */
-import { NETWORKS_ANNOTATION } from '../../policies/cxi-networks';
+import { NETWORKS_ANNOTATION } from '../../synth/policies/cxi-networks';
 import { EXAMPLE_CXI_NICS } from '../../synth/multus';
 import { K8sObject } from './helpers/helm';
 import { AdmissionRequest, mutate, validate } from './helpers/admission';

@@ -6,7 +6,7 @@
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { componentLabels, objectName } from '../synth/release';
+import { componentLabels, objectName } from '../release';
 import { POD_CREATE_RULES, celString, podRequests } from './cel';
 
 export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';

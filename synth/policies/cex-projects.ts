@@ -4,9 +4,9 @@
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { CexConfigSet, cexConfigSetsCheck } from '../synth/cex-config';
-import { componentLabels, objectName } from '../synth/release';
-import { defineDerivation, derive } from '../synth/helm/symbolic';
+import { CexConfigSet, cexConfigSetsCheck } from '../cex-config';
+import { componentLabels, objectName } from '../release';
+import { defineDerivation, derive } from '../helm/symbolic';
 import { POD_CONTAINERS, POD_CREATE_RULES, celString, inRequestsOrLimits } from './cel';
 
 export const CEX_RESOURCE_PREFIX = 'cex.s390.ibm.com/';
