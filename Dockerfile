@@ -35,9 +35,12 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
-COPY --from=build /src/dist ./dist
+# Only what the DaemonSets and the chart's `helm test` pod run: the plugins, the CXI generator (both in
+# dist/plugins) and chart-test, with their bins. Not the simulator, demo, bench, fault tier or synth, nor
+# proto/ (the wire tables are compiled in). `node scripts/image-app.js` measures the result (README).
+COPY --from=build /src/dist/plugins ./dist/plugins
+COPY --from=build /src/dist/chart-test ./dist/chart-test
 COPY bin ./bin
-COPY proto ./proto
 COPY --chmod=0755 plugins/netdevice/hooks/netdevice-hook.sh ./plugins/netdevice/hooks/netdevice-hook.sh
 
 # Node's compile cache: V8 code for every module the plugins load, compiled here so that a plugin starts
@@ -53,6 +56,6 @@ RUN for plugin in tdx kvm devnode cxi netdevice cex; do \
  && test -n "$(ls -A /app/.compile-cache)"
 
 # The DaemonSets set command and args; this default shows the usage.
-# The Node flags are NODE_RUNTIME_FLAGS (plugins/cli/node-flags.ts), as in the DaemonSets.
+# The Node flags are NODE_RUNTIME_FLAGS (plugins/catalogue/node-flags.ts), as in the DaemonSets.
 ENTRYPOINT ["node", "--max-semi-space-size=1", "--lite-mode", "/app/bin/kube-device-plugins.js"]
 CMD ["--help"]

@@ -12,7 +12,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { makeNode } from '../plugins/device-nodes/fixture';
+import { makeNode } from '../simulator/devices/device-nodes';
 import { NODE_RUNTIME_FLAGS } from '../plugins/cli/node-flags';
 import { KubeletSimulator } from '../simulator/kubelet';
 import { startKvmProcess } from './plugin-process';

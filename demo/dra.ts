@@ -7,7 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { fixturesUnavailable, startOnFixture } from '../plugins/device-nodes/fixture';
+import { fixturesUnavailable, startOnFixture } from '../simulator/devices/device-nodes';
 import { readCdiSpec } from '../plugins/framework';
 import { command } from '../plugins/kvm/command';
 import { ClaimStore, MemoryApi } from '../simulator/dra-api';

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
-import { buildFixture } from '../plugins/device-nodes/fixture';
+import { buildFixture } from '../simulator/devices/device-nodes';
 import { services, unary, unixTarget } from '../plugins/framework/proto';
 import { KubeletSimulator } from '../simulator/kubelet';
 import {

@@ -9,8 +9,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FakeIbmZ } from '../../plugins/cex/fixture/fake-ibmz';
-import { ZcryptEmulator } from '../../plugins/cex/fixture/zcrypt-emulator';
+import { FakeIbmZ } from '../../simulator/devices/cex/fake-ibmz';
+import { ZcryptEmulator } from '../../simulator/devices/cex/zcrypt-emulator';
 import { CexPlugin } from '../../plugins/cex/plugin';
 import { ShadowSysfs } from '../../plugins/cex/shadow-sysfs';
 import { PluginManager, silentLogger } from '../../plugins/framework';

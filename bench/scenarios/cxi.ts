@@ -16,7 +16,7 @@ import {
   deviceNodesUnavailable,
   type CxiFixture,
   type FixtureNic,
-} from '../../plugins/cxi/fixture';
+} from '../../simulator/devices/cxi';
 import { generateCxiSpec } from '../../plugins/cxi/generator';
 import { CxiPlugin } from '../../plugins/cxi/plugin';
 import { KubeletSimulator } from '../../simulator/kubelet';

@@ -14,7 +14,7 @@ import {
   fixturesUnavailable,
   makeNode,
   startOnFixture,
-} from '../../plugins/device-nodes/fixture';
+} from '../../simulator/devices/device-nodes';
 import { command as devnode } from '../../plugins/devnode/command';
 import { command as kvm } from '../../plugins/kvm/command';
 import { command as tdx } from '../../plugins/tdx/command';

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { promisify } from 'util';
 import { startPlugin } from '../../plugins/cli/command';
 import { command } from '../../plugins/netdevice/command';
-import { createVethPair, ipSync, vethUnavailable } from '../../plugins/netdevice/fixture';
+import { createVethPair, ipSync, vethUnavailable } from '../../simulator/devices/netdevice';
 import { readDefaultRouteInterfaces, readLinks } from '../../plugins/netdevice/ip';
 import { KubeletSimulator } from '../../simulator/kubelet';
 import { ms, percentile, type BenchRow, type BenchScenario } from '../scenario';

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { fixturesUnavailable, makeNode } from '../../plugins/device-nodes/fixture';
+import { fixturesUnavailable, makeNode } from '../../simulator/devices/device-nodes';
 import { KubeletSimulator } from '../../simulator/kubelet';
 import { goFloorBinary, goFloorUnavailable } from '../go-floor';
 import {

@@ -7,8 +7,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { command } from '../../plugins/cex/command';
-import { FakeIbmZ, type FakeCard, type FakeMachine } from '../../plugins/cex/fixture/fake-ibmz';
-import { ZcryptEmulator } from '../../plugins/cex/fixture/zcrypt-emulator';
+import { FakeIbmZ, type FakeCard, type FakeMachine } from '../../simulator/devices/cex/fake-ibmz';
+import { ZcryptEmulator } from '../../simulator/devices/cex/zcrypt-emulator';
 import { startPlugin } from '../../plugins/cli/command';
 import type { DemoScenario } from '../scenario';
 

@@ -6,7 +6,7 @@
 import * as path from 'path';
 import { startPlugin } from '../../plugins/cli/command';
 import { command } from '../../plugins/cxi/command';
-import { buildCxiFixture, deviceNodesUnavailable } from '../../plugins/cxi/fixture';
+import { buildCxiFixture, deviceNodesUnavailable } from '../../simulator/devices/cxi';
 import { runGenerator } from '../../plugins/cxi/generator-main';
 import type { DemoScenario } from '../scenario';
 

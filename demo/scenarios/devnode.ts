@@ -1,6 +1,6 @@
 /** Demo: the devnode plugin with the crand example (fixtures/devnode/crand.yaml) on crand0..2 clones of /dev/random. */
 import * as path from 'path';
-import { fixturesDir, fixturesUnavailable, startOnFixture } from '../../plugins/device-nodes/fixture';
+import { fixturesDir, fixturesUnavailable, startOnFixture } from '../../simulator/devices/device-nodes';
 import { command } from '../../plugins/devnode/command';
 import type { DemoScenario } from '../scenario';
 

@@ -1,6 +1,6 @@
 /** Demo: the kvm plugin on fixtures/kvm (a /dev/kvm stand-in), with its CDI spec. */
 import * as path from 'path';
-import { fixturesUnavailable, startOnFixture } from '../../plugins/device-nodes/fixture';
+import { fixturesUnavailable, startOnFixture } from '../../simulator/devices/device-nodes';
 import { command } from '../../plugins/kvm/command';
 import type { DemoScenario } from '../scenario';
 

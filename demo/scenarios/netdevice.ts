@@ -7,7 +7,7 @@ import * as path from 'path';
 import { startPlugin } from '../../plugins/cli/command';
 import { readCdiSpec } from '../../plugins/framework';
 import { command } from '../../plugins/netdevice/command';
-import { createVethPair, ipSync, vethUnavailable } from '../../plugins/netdevice/fixture';
+import { createVethPair, ipSync, vethUnavailable } from '../../simulator/devices/netdevice';
 import type { DemoScenario } from '../scenario';
 
 export const scenario: DemoScenario = {

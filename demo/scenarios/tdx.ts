@@ -1,6 +1,6 @@
 /** Demo: the tdx plugin on fixtures/tdx, with the CCNP socket dir also as its own resource and configfs-tsm. */
 import * as path from 'path';
-import { fixturesUnavailable, startOnFixture } from '../../plugins/device-nodes/fixture';
+import { fixturesUnavailable, startOnFixture } from '../../simulator/devices/device-nodes';
 import { command } from '../../plugins/tdx/command';
 import type { DemoScenario } from '../scenario';
 

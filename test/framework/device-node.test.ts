@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DEVICE_CGROUP_NOTE, deviceNumbers, probeDeviceNode } from '../../plugins/framework';
-import { makeNode } from '../../plugins/device-nodes/fixture';
+import { makeNode } from '../../simulator/devices/device-nodes';
 import { describeAsRoot, openFds } from '../helpers/root';
 import { removeDir, tempDir } from '../helpers/tmp';
 import { testWithDeviceCgroup, withDeviceDenied } from '../helpers/device-cgroup';

@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { makeNode } from '../../plugins/device-nodes/fixture';
+import { makeNode } from '../../simulator/devices/device-nodes';
 import { readCdiSpec, silentLogger, type ResourcePlugin } from '../../plugins/framework';
 import {
   DraDriver,

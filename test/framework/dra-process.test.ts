@@ -15,7 +15,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { buildFixture } from '../../plugins/device-nodes/fixture';
+import { buildFixture } from '../../simulator/devices/device-nodes';
 import { readCdiSpec } from '../../plugins/framework';
 import { UDS_CONTAINER_PATH } from '../../plugins/tdx/ccnp';
 import { Cluster } from '../e2e/apiserver/cluster';

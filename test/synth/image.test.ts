@@ -60,6 +60,11 @@ function resolveSource(from: string, specifier: string): string {
 
 /** The packages (by name) the files reachable from `entries` load, with a file that loads each. */
 function runtimePackages(entries: string[]): Map<string, string> {
+  return runtimeClosure(entries).packages;
+}
+
+/** The repository files reachable from `entries` at run time, and the packages they load. */
+function runtimeClosure(entries: string[]): { files: Set<string>; packages: Map<string, string> } {
   const packages = new Map<string, string>();
   const seen = new Set<string>();
   const queue = [...entries];
@@ -76,7 +81,7 @@ function runtimePackages(entries: string[]): Map<string, string> {
       }
     }
   }
-  return packages;
+  return { files: seen, packages };
 }
 
 /** The instructions of the Dockerfile's last stage (the image), continuation lines joined. */
@@ -128,8 +133,9 @@ describe('the image', () => {
         const rest = imagePath.slice(dest.length);
         if (copy.fromBuild) {
           // /src/dist/<x>.js is compiled from <x>.ts.
-          if (copy.sources[0] !== '/src/dist') continue;
-          return `${rest.replace(/^\//, '').replace(/\.js$/, '')}.ts`;
+          if (!/^\/src\/dist(\/|$)/.test(copy.sources[0])) continue;
+          const compiled = path.posix.join(copy.sources[0].slice('/src/dist'.length), rest);
+          return `${compiled.replace(/^\//, '').replace(/\.js$/, '')}.ts`;
         }
         return path.posix.join(copy.sources[0], rest);
       }
@@ -162,6 +168,17 @@ describe('the image', () => {
         expect([target, file && fs.existsSync(path.join(REPO_ROOT, file))]).toEqual([target, true]);
       }
     }
+    // Every module those entry points (and the chart's `helm test` program) load is in the image, and only
+    // product code is: the compiled directories copied are the plugins and chart-test, nothing else of dist/.
+    const loaded = runtimeClosure([...entries, path.join(REPO_ROOT, 'chart-test', 'main.ts')]).files;
+    const notCopied = [...loaded]
+      .map((file) => path.relative(REPO_ROOT, file))
+      .filter((file) => !origin(`/app/dist/${file.replace(/\.ts$/, '.js')}`));
+    expect(notCopied).toEqual([]);
+    expect(copies.filter((c) => c.fromBuild).flatMap((c) => c.sources)).toEqual([
+      '/src/dist/plugins',
+      '/src/dist/chart-test',
+    ]);
     // The hook is run by the container runtime, so it must be executable as copied.
     expect(
       stage.some((line) => /^COPY --chmod=0?755 plugins\/netdevice\/hooks\/netdevice-hook\.sh /.test(line)),

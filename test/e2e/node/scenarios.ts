@@ -8,10 +8,10 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { FakeIbmZ, type FakeCard, type FakeMachine } from '../../../plugins/cex/fixture/fake-ibmz';
-import { ZcryptEmulator } from '../../../plugins/cex/fixture/zcrypt-emulator';
-import { buildCxiFixture } from '../../../plugins/cxi/fixture';
-import { buildFixture, fixturesDir, makeNode } from '../../../plugins/device-nodes/fixture';
+import { FakeIbmZ, type FakeCard, type FakeMachine } from '../../../simulator/devices/cex/fake-ibmz';
+import { ZcryptEmulator } from '../../../simulator/devices/cex/zcrypt-emulator';
+import { buildCxiFixture } from '../../../simulator/devices/cxi';
+import { buildFixture, fixturesDir, makeNode } from '../../../simulator/devices/device-nodes';
 import { REPO_ROOT } from '../plugin-process';
 import { NODE_NAME } from './node';
 import {

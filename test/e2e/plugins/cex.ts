@@ -7,10 +7,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { FakeIbmZ, type FakeCard, type FakeMachine } from '../../../plugins/cex/fixture/fake-ibmz';
-import { ZcryptEmulator } from '../../../plugins/cex/fixture/zcrypt-emulator';
+import { FakeIbmZ, type FakeCard, type FakeMachine } from '../../../simulator/devices/cex/fake-ibmz';
+import { ZcryptEmulator } from '../../../simulator/devices/cex/zcrypt-emulator';
 import { parseDeviceId, queueDirName, shadowDirName, zcryptNodeName } from '../../../plugins/cex/ids';
-import { fixturesDir } from '../../../plugins/device-nodes/fixture';
+import { fixturesDir } from '../../../simulator/devices/device-nodes';
 import { options, type PluginScenario, type ScenarioContext } from '../scenario';
 
 const SET = 'ep11-prod';

@@ -1,5 +1,5 @@
 /**
- * CXI on the default fixture node (plugins/cxi/fixture.ts: NICs 0 and 1 on NUMA node 0, 2 and 10 on
+ * CXI on the default fixture node (simulator/devices/cxi.ts: NICs 0 and 1 on NUMA node 0, 2 and 10 on
  * NUMA node 1). Run options per docs/plugins/cxi.md (direct mode); then the topology checks: under the
  * `none` and `single-numa-node` policies on the harness's two fake NUMA nodes, the kubelet asks
  * GetPreferredAllocation when it has a choice and the NICs it hands out are NUMA-aligned.
@@ -11,7 +11,7 @@ import {
   deviceNodesUnavailable,
   makeCharDevice,
   type CxiFixture,
-} from '../../../plugins/cxi/fixture';
+} from '../../../simulator/devices/cxi';
 import { PREFERRED_MSG } from '../kubelet';
 import { options, type PluginScenario, type ScenarioContext } from '../scenario';
 

@@ -9,7 +9,7 @@ import {
   fixturesDir,
   fixturesUnavailable,
   makeNode,
-} from '../../../plugins/device-nodes/fixture';
+} from '../../../simulator/devices/device-nodes';
 import { options, type PluginScenario } from '../scenario';
 
 /** The fixture's one node `name`, removed and made again (the kubelet should see Unhealthy, then Healthy). */

@@ -7,7 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { vethUnavailable } from '../../../plugins/netdevice/fixture';
+import { vethUnavailable } from '../../../simulator/devices/netdevice';
 import { ip, NetFixture } from '../../plugins/netdevice/net';
 import { sleep } from '../../helpers/tmp';
 import type { NodeState } from '../kubelet';

@@ -4,8 +4,8 @@
  */
 import * as path from 'path';
 import { createLogger, PluginManager, type PodResources } from '../../../plugins/framework';
-import { FakeIbmZ, type FakeCard } from '../../../plugins/cex/fixture/fake-ibmz';
-import { ZcryptEmulator } from '../../../plugins/cex/fixture/zcrypt-emulator';
+import { FakeIbmZ, type FakeCard } from '../../../simulator/devices/cex/fake-ibmz';
+import { ZcryptEmulator } from '../../../simulator/devices/cex/zcrypt-emulator';
 import { CexPlugin } from '../../../plugins/cex/plugin';
 import type { CexSettings } from '../../../plugins/cex/settings';
 import { KubeletSimulator } from '../../../simulator/kubelet';

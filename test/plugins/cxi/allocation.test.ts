@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { AllocationError, buildCdiSpec, writeCdiSpec } from '../../../plugins/framework';
 import { assertNodesUsable, cdiAllocation, directAllocation } from '../../../plugins/cxi/allocation';
-import { makeCharDevice } from '../../../plugins/cxi/fixture';
+import { makeCharDevice } from '../../../simulator/devices/cxi';
 import { describeAsRoot, fixture, fixtureLibraries, type FixtureHandle } from './helpers';
 
 let fx: FixtureHandle;

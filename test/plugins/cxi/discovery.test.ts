@@ -6,7 +6,7 @@ import { deviceNodeHealth, xpmemHostPath } from '../../../plugins/cxi/devfs';
 import { kubeletDevices, nicOfId, nicsOfIds } from '../../../plugins/cxi/ids';
 import { cxiLibraries, libraryFiles } from '../../../plugins/cxi/libraries';
 import { discoverNics } from '../../../plugins/cxi/sysfs';
-import { addFixtureNic, makeCharDevice } from '../../../plugins/cxi/fixture';
+import { addFixtureNic, makeCharDevice } from '../../../simulator/devices/cxi';
 import { describeAsRoot, fixture, fixtureLibraries, FIXTURE_LIBRARIES, type FixtureHandle } from './helpers';
 
 let fx: FixtureHandle;

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
 import { cdiSpecErrors, readCdiSpec, writeCdiSpec, type CdiSpec } from '../../../plugins/framework';
-import { addFixtureNic, removeFixtureNic, DEFAULT_NICS } from '../../../plugins/cxi/fixture';
+import { addFixtureNic, removeFixtureNic, DEFAULT_NICS } from '../../../simulator/devices/cxi';
 import { runGenerator } from '../../../plugins/cxi/generator-main';
 import { cdiSchemaErrors } from '../../helpers/cdi-schema';
 import { describeWithUpstream } from '../../helpers/upstream';

@@ -5,7 +5,7 @@ import {
   deviceNodesUnavailable,
   type CxiFixture,
   type FixtureNic,
-} from '../../../plugins/cxi/fixture';
+} from '../../../simulator/devices/cxi';
 import { describeUnless } from '../../helpers/root';
 import { removeDir, tempDir } from '../../helpers/tmp';
 

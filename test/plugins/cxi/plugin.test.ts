@@ -15,9 +15,14 @@ import {
 } from '../../../plugins/framework';
 import { command } from '../../../plugins/cxi/command';
 import { CxiPlugin } from '../../../plugins/cxi/plugin';
-import { addFixtureNic, makeCharDevice, removeFixtureNic, DEFAULT_NICS } from '../../../plugins/cxi/fixture';
+import {
+  addFixtureNic,
+  makeCharDevice,
+  removeFixtureNic,
+  DEFAULT_NICS,
+} from '../../../simulator/devices/cxi';
 import { runGenerator } from '../../../plugins/cxi/generator-main';
-import { makeNode } from '../../../plugins/device-nodes/fixture';
+import { makeNode } from '../../../simulator/devices/device-nodes';
 import { KubeletSimulator } from '../../../simulator/kubelet';
 import { testWithDeviceCgroup, withDeviceDenied } from '../../helpers/device-cgroup';
 import { eventually, removeDir, tempDir } from '../../helpers/tmp';

@@ -5,7 +5,7 @@
  */
 import * as path from 'path';
 import { DeviceNodeResource } from '../../../plugins/device-nodes';
-import { makeNode } from '../../../plugins/device-nodes/fixture';
+import { makeNode } from '../../../simulator/devices/device-nodes';
 import { createDevnodeResource } from '../../../plugins/devnode/plugin';
 import { createLogger, type Device } from '../../../plugins/framework';
 import { createKvmResource } from '../../../plugins/kvm/plugin';

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { startPlugin, type PluginCommand, type RunningPlugin } from '../../../plugins/cli/command';
-import { buildFixture, type BuiltTree } from '../../../plugins/device-nodes/fixture';
+import { buildFixture, type BuiltTree } from '../../../simulator/devices/device-nodes';
 import { KubeletSimulator } from '../../../simulator/kubelet';
 import { describeAsRoot, describeUnless, openFds } from '../../helpers/root';
 import { removeDir, tempDir } from '../../helpers/tmp';

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
 import { DeviceNodeResource, type NodeSet } from '../../../plugins/device-nodes';
-import { makeNode } from '../../../plugins/device-nodes/fixture';
+import { makeNode } from '../../../simulator/devices/device-nodes';
 import { devnodeNodeSet } from '../../../plugins/devnode/plugin';
 import {
   cdiSpecErrors,

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
 import * as yaml from 'js-yaml';
-import { makeNode } from '../../../plugins/device-nodes/fixture';
+import { makeNode } from '../../../simulator/devices/device-nodes';
 import { command } from '../../../plugins/devnode/command';
 import { eventually } from '../../helpers/tmp';
 import {

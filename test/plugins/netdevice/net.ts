@@ -6,7 +6,7 @@
 import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as path from 'path';
-import { ipSync as ip, vethUnavailable } from '../../../plugins/netdevice/fixture';
+import { ipSync as ip, vethUnavailable } from '../../../simulator/devices/netdevice';
 
 export { ip };
 

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
-import { makeNode } from '../../../plugins/device-nodes/fixture';
+import { makeNode } from '../../../simulator/devices/device-nodes';
 import { command } from '../../../plugins/tdx/command';
 import { eventually } from '../../helpers/tmp';
 import {

@@ -13,8 +13,12 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-// eslint-disable-next-line import/no-restricted-paths -- test support that starts plugins; it leaves plugins/ next
-import { startPlugin, type PluginCommand, type RunningPlugin, type StartOptions } from '../cli/command';
+import {
+  startPlugin,
+  type PluginCommand,
+  type RunningPlugin,
+  type StartOptions,
+} from '../../plugins/cli/command';
 
 export interface FixtureNode {
   /** Relative to `<root>/dev`. */
@@ -70,7 +74,7 @@ export function buildTree(root: string, tree: FixtureTree): BuiltTree {
   return built;
 }
 
-/** The repository's fixtures/ directory, from the sources (plugins/…) or from dist/plugins/…. */
+/** The repository's fixtures/ directory, from the sources (simulator/devices/) or from dist/simulator/devices/. */
 export function fixturesDir(): string {
   const candidates = [
     path.join(__dirname, '..', '..', 'fixtures'),
@@ -120,7 +124,7 @@ export async function startOnFixture(
 }
 
 /**
- * `node dist/plugins/device-nodes/fixture.js <family> <root>`: build fixtures/<family>/tree.yaml under
+ * `node dist/simulator/devices/device-nodes.js <family> <root>`: build fixtures/<family>/tree.yaml under
  * `<root>` (for running a plugin by hand, README) and print the roots to point it at. Needs root (mknod).
  */
 if (require.main === module) {
