@@ -7,6 +7,8 @@
  * backslashes, so they can be substituted verbatim.
  */
 import { CEX_CONFIG_SET_SCHEMA } from './cex-config';
+import { CXI_SETTINGS } from '../plugins/catalogue/cxi';
+import { chartSettings, type FlagSpec } from '../plugins/catalogue/setting';
 
 export interface JsonSchema {
   description?: string;
@@ -113,6 +115,39 @@ const resourceName = (description: string, optional = false): JsonSchema => ({
   ...str(description, optional ? PATTERNS.optionalResourceName : PATTERNS.resourceName),
   not: { anyOf: [{ pattern: 'kubernetes\\.io/' }, { pattern: '^requests\\.' }, { pattern: '^[^/]{245,}/' }] },
 });
+
+/**
+ * The schema of each setting a family's catalogue gives the chart (plugins/catalogue/): its description is the
+ * setting's chart help and flag, its bounds the flag's, so the chart refuses what the flag parser would.
+ */
+function settingSchemas(catalogue: readonly FlagSpec[]): Record<string, JsonSchema> {
+  const schemas: Record<string, JsonSchema> = {};
+  for (const setting of chartSettings(catalogue)) {
+    const description = `${setting.chart.help} (--${setting.name}).`;
+    const format = setting.chart.format;
+    switch (setting.type) {
+      case 'int':
+        if (setting.min === undefined) throw new Error(`--${setting.name}: a chart integer needs a minimum`);
+        schemas[setting.chart.key] = int(description, setting.min, setting.max);
+        break;
+      case 'bool':
+        schemas[setting.chart.key] = bool(description);
+        break;
+      case 'duration':
+        schemas[setting.chart.key] = str(description, PATTERNS.duration);
+        break;
+      case 'enum':
+        schemas[setting.chart.key] = oneOf(description, [...(setting.choices ?? [])]);
+        break;
+      default:
+        schemas[setting.chart.key] =
+          format === 'resourceName' || format === 'optionalResourceName'
+            ? resourceName(description, format === 'optionalResourceName')
+            : str(description, format && PATTERNS[format]);
+    }
+  }
+  return schemas;
+}
 
 const stringMap = (description: string): JsonSchema => ({
   description,
@@ -431,13 +466,7 @@ export const VALUES_SCHEMA: JsonSchema = {
       'you put on the nodes by hand (there is no NodeFeatureRule for devnode)',
     ),
     cxi: plugin('CXI', 'HPE Slingshot NICs.', {
-      resourceName: resourceName('Resource name (--resource-name).'),
-      rescanInterval: str('Re-discovery period (--rescan-interval).', PATTERNS.duration),
-      healthInterval: str('Health check period (--health-interval).', PATTERNS.duration),
-      cdi: bool('Return CDI names hpe.com/cxi=<N> and run cxi-cdi-generator as an init container (--cdi).'),
-      virtualDevices: int('IDs per NIC, so several pods share a NIC (--virtual-devices).', 1, 1000),
-      ofiRoot: str('Host directory of libfabric (--ofi-root).', PATTERNS.absolutePath),
-      cxiRoot: str('Host directory of libcxi (--cxi-root).', PATTERNS.absolutePath),
+      ...settingSchemas(CXI_SETTINGS),
       nics: {
         description:
           'One Multus NetworkAttachmentDefinition (ipvlan + Whereabouts, named <release>-<master>-ipvlan) per NIC, and the policy that attaches CXI pods to them; [] (the default) = none. IP ranges are site-specific; upstream uses e.g. [{master: hsn0, mode: l2, range: 10.150.10.1/28}, {master: hsn1, mode: l2, range: 10.150.11.1/28}].',

@@ -2,6 +2,8 @@
  * The chart's values: their TypeScript shape and defaults. `values.yaml` is written from `defaultValues()`,
  * `values.schema.json` from `values-schema.ts`; the cdk8s app takes the same object.
  */
+import { CXI_SETTINGS } from '../plugins/catalogue/cxi';
+import type { ChartDefaults } from '../plugins/catalogue/setting';
 import { CexConfigSet } from './cex-config';
 import {
   COMMON_DEFAULTS,
@@ -56,14 +58,8 @@ export interface DevnodeValues extends PluginValues {
   config: DevnodeConfig;
 }
 
-export interface CxiValues extends PluginValues {
-  resourceName: string;
-  rescanInterval: string;
-  healthInterval: string;
-  cdi: boolean;
-  virtualDevices: number;
-  ofiRoot: string;
-  cxiRoot: string;
+/** The catalogue's settings (plugins/catalogue/cxi.ts) and the Multus NICs. */
+export interface CxiValues extends PluginValues, ChartDefaults<typeof CXI_SETTINGS> {
   nics: CxiNic[];
 }
 

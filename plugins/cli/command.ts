@@ -73,7 +73,7 @@ export async function startPlugin(
   const env = options.env ?? process.env;
   const parsed = parseFlags([...command.flags, ...COMMON_FLAGS], argv, env);
   if (parsed.positionals.length) throw new UsageError(`unexpected argument ${parsed.positionals[0]}`);
-  const common = parsed.values as unknown as CommonOptions;
+  const common: CommonOptions = parsed.values;
   if (common.httpAddr) {
     try {
       parseListenAddress(common.httpAddr);

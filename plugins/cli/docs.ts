@@ -17,7 +17,7 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|');
 }
 
-function flagTable(flags: FlagSpec[]): string[] {
+function flagTable(flags: readonly FlagSpec[]): string[] {
   const rows = ['| flag | env | default | meaning |', '| --- | --- | --- | --- |'];
   for (const f of flags) {
     const name = `${f.short ? `\`-${f.short}\`, ` : ''}\`--${f.name}\``;

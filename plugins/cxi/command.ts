@@ -4,12 +4,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { type PluginCommand } from '../framework';
+import { definePlugin } from '../framework';
 import { CXI_CDI_FILE } from './cdi-spec';
 import { CXI_FLAGS, requireDirectory, requireResourceName } from './config';
 import { CxiPlugin } from './plugin';
 
-export const command: PluginCommand = {
+export const command = definePlugin({
   name: 'cxi',
   summary:
     'HPE Slingshot (Cassini) NICs: discovers /sys/class/cxi NICs of vendor 0x17db, offers their NIC numbers ' +
@@ -18,15 +18,13 @@ export const command: PluginCommand = {
   flags: CXI_FLAGS,
   async run(ctx) {
     const { common, options, log } = ctx;
-    const resourceName = options.resourceName as string;
-    const ofiRoot = options.ofiRoot as string;
-    const cxiRoot = options.cxiRoot as string;
+    const { resourceName, ofiRoot, cxiRoot } = options;
     requireResourceName(resourceName);
     requireDirectory(common.sysfsRoot, 'sysfs-root', 'SYSFS_ROOT');
     requireDirectory(common.devfsRoot, 'devfs-root', 'DEVFS_ROOT');
     requireDirectory(ofiRoot, 'ofi-root', 'OFI_ROOT');
     requireDirectory(cxiRoot, 'cxi-root', 'CXI_ROOT');
-    const cdi = options.cdi === true;
+    const cdi = options.cdi;
     const specFile = path.join(common.cdiDir, CXI_CDI_FILE);
     if (cdi && !fs.existsSync(specFile))
       log.warn(
@@ -41,10 +39,10 @@ export const command: PluginCommand = {
       devfsRoot: common.devfsRoot,
       ofiRoot,
       cxiRoot,
-      virtualDevices: options.virtualDevices as number,
+      virtualDevices: options.virtualDevices,
       cdiDir: cdi ? common.cdiDir : undefined,
-      rescanIntervalMs: options.rescanInterval as number,
-      healthIntervalMs: options.healthInterval as number,
+      rescanIntervalMs: options.rescanInterval,
+      healthIntervalMs: options.healthInterval,
       log: log.with({ resource: resourceName }),
     });
     log.info('starting CXI plugin', {
@@ -59,4 +57,4 @@ export const command: PluginCommand = {
     });
     await ctx.manager.addResource(plugin);
   },
-};
+});

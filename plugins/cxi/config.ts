@@ -4,67 +4,16 @@
  * UsageError (exit 2) naming the flag, its env var and the value, never a silent default.
  */
 import * as fs from 'fs';
-import { resourceNameErrors, UsageError, type FlagSpec } from '../framework';
+import { resourceNameErrors, UsageError } from '../framework';
 
-export const DEFAULT_RESOURCE_NAME = 'beta.hpe.com/cxi';
+import { CXI_CXI_ROOT, CXI_OFI_ROOT, CXI_SETTINGS } from '../catalogue/cxi';
 
-export const OFI_ROOT_FLAG: FlagSpec = {
-  name: 'ofi-root',
-  env: 'OFI_ROOT',
-  type: 'string',
-  default: '/opt/cray/lib64',
-  help: 'directory whose libfabric* files are mounted read-only into containers',
-};
+export const DEFAULT_RESOURCE_NAME = CXI_SETTINGS[0].default;
 
-export const CXI_ROOT_FLAG: FlagSpec = {
-  name: 'cxi-root',
-  env: 'CXI_ROOT',
-  type: 'string',
-  default: '/usr/lib64',
-  help: 'directory whose libcxi* files are mounted read-only into containers',
-};
-
-export const CXI_FLAGS: FlagSpec[] = [
-  {
-    name: 'resource-name',
-    env: 'CXI_RESOURCE_NAME',
-    type: 'string',
-    default: DEFAULT_RESOURCE_NAME,
-    help: 'extended resource name the NICs are offered as',
-  },
-  {
-    name: 'rescan-interval',
-    env: 'RESCAN_INTERVAL',
-    type: 'duration',
-    default: '30s',
-    help: 'how often sysfs is scanned again for NICs added or removed (devfs changes also trigger it)',
-  },
-  {
-    name: 'health-interval',
-    env: 'HEALTH_INTERVAL',
-    type: 'duration',
-    default: '10s',
-    help: 'how often every /dev/cxiN is checked (present and openable)',
-  },
-  {
-    name: 'cdi',
-    env: 'CXI_CDI',
-    type: 'bool',
-    default: false,
-    help: 'answer Allocate with hpe.com/cxi=<N> CDI names from the spec cxi-cdi-generator wrote to --cdi-dir',
-  },
-  {
-    name: 'virtual-devices',
-    env: 'CXI_VIRTUAL_DEVICES',
-    type: 'int',
-    min: 1,
-    max: 1000,
-    default: 1,
-    help: 'device IDs per NIC, so that many pods can share one NIC (IDs N-0 … N-(k-1) when above 1)',
-  },
-  OFI_ROOT_FLAG,
-  CXI_ROOT_FLAG,
-];
+/** The flags are the catalogue's (plugins/catalogue/cxi.ts). */
+export const OFI_ROOT_FLAG = CXI_OFI_ROOT;
+export const CXI_ROOT_FLAG = CXI_CXI_ROOT;
+export const CXI_FLAGS = CXI_SETTINGS;
 
 /** `--flag (ENV)`, how errors name a setting. */
 function describeFlag(name: string, env: string): string {

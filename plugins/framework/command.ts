@@ -5,15 +5,15 @@
  */
 import { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET } from './proto';
 import { DEFAULT_CDI_DIR } from './cdi';
-import { LOG_LEVELS, type Logger, type LogFormat, type LogLevel } from './log';
+import { LOG_LEVELS, type Logger } from './log';
 import type { PluginManager } from './manager';
 import type { ResourceHost } from './types';
-import type { EnvDoc, FlagSpec, FlagValues } from './flags';
+import type { EnvDoc, FlagSpec, FlagValues, SettingValues } from './flags';
 
 export type PluginMode = 'device-plugin' | 'dra';
 
 /** Flags every plugin accepts. Every path a plugin reads is under one of these roots. */
-export const COMMON_FLAGS: FlagSpec[] = [
+export const COMMON_FLAGS = [
   {
     name: 'mode',
     env: 'PLUGIN_MODE',
@@ -68,24 +68,15 @@ export const COMMON_FLAGS: FlagSpec[] = [
     default: 'json',
     help: 'log line format',
   },
-];
+] as const satisfies readonly FlagSpec[];
 
-export interface CommonOptions {
-  mode: PluginMode;
-  devicePluginDir: string;
-  sysfsRoot: string;
-  devfsRoot: string;
-  cdiDir: string;
-  podResourcesSocket: string;
-  httpAddr: string;
-  logLevel: LogLevel;
-  logFormat: LogFormat;
-}
+/** The common flags' values, typed by their declarations. */
+export type CommonOptions = SettingValues<typeof COMMON_FLAGS>;
 
-export interface PluginContext {
+export interface PluginContext<O = FlagValues> {
   common: CommonOptions;
   /** This plugin's own flags, by camelCase name. */
-  options: FlagValues;
+  options: O;
   env: NodeJS.ProcessEnv;
   /** `dra` only for families with `dra: true`. */
   mode: PluginMode;
@@ -101,11 +92,11 @@ export interface PluginContext {
   onShutdown(fn: () => Promise<void> | void): void;
 }
 
-export interface PluginCommand {
+export interface PluginCommand<C extends readonly FlagSpec[] = readonly FlagSpec[]> {
   /** CLI name: tdx, kvm, devnode, cxi, netdevice, cex. */
   name: string;
   summary: string;
-  flags: FlagSpec[];
+  flags: C;
   /** Environment variables read directly (not flags), for --help and the README. */
   env?: EnvDoc[];
   /** Has a DRA mode (`--mode dra`): its flags include `draFlags(name)` and `run` uses `ctx.resources`. */
@@ -114,5 +105,12 @@ export interface PluginCommand {
    * Start the family: add its resources to `ctx.manager`. Throw UsageError for bad configuration
    * (exit 2); the process keeps running after this returns.
    */
-  run(ctx: PluginContext): Promise<void>;
+  run(ctx: PluginContext<SettingValues<C>>): Promise<void>;
+}
+
+/** A family's command, its options typed by its own flags (`ctx.options.virtualDevices` is a number). */
+export function definePlugin<const C extends readonly FlagSpec[]>(
+  command: PluginCommand<C>,
+): PluginCommand<C> {
+  return command;
 }

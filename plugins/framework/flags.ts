@@ -3,26 +3,11 @@
  * A bad value or an unknown flag is a UsageError, which the CLI turns into exit code 2 with the reason.
  */
 
-export type FlagType = 'string' | 'int' | 'bool' | 'duration' | 'enum' | 'regex';
+import type { FlagSpec, FlagValue, SettingValues } from '../catalogue/setting';
 
-export interface FlagSpec {
-  /** Long name without dashes, e.g. `device-plugin-dir`. */
-  name: string;
-  /** Environment variable that sets it when the flag is absent (none for e.g. --version). */
-  env?: string;
-  type: FlagType;
-  help: string;
-  default?: string | number | boolean;
-  choices?: string[];
-  /** Inclusive minimum for `int`. */
-  min?: number;
-  max?: number;
-  /** Short alias without dash, e.g. `n`. */
-  short?: string;
-  required?: boolean;
-}
+// The spec of a flag is catalogue data (plugins/catalogue/setting.ts): the chart reads the same declarations.
+export type { FlagSpec, FlagType, FlagValue, SettingValues } from '../catalogue/setting';
 
-export type FlagValue = string | number | boolean | RegExp | undefined;
 export type FlagValues = Record<string, FlagValue>;
 
 export class UsageError extends Error {
@@ -84,13 +69,18 @@ export function flagKey(name: string): string {
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-export interface ParsedFlags {
-  values: FlagValues;
+export interface ParsedFlags<V = FlagValues> {
+  values: V;
   positionals: string[];
   help: boolean;
 }
 
-export function parseFlags(specs: FlagSpec[], argv: string[], env: NodeJS.ProcessEnv): ParsedFlags {
+/** Parse `argv` (then `env`, then the defaults) by `specs`; the values are typed by the specs given. */
+export function parseFlags<const C extends readonly FlagSpec[]>(
+  specs: C,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): ParsedFlags<SettingValues<C>> {
   const byName = new Map(specs.map((s) => [s.name, s]));
   const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short as string, s]));
   const fromCli = new Map<string, string>();
@@ -149,13 +139,14 @@ export function parseFlags(specs: FlagSpec[], argv: string[], env: NodeJS.Proces
     }
     values[flagKey(spec.name)] = value;
   }
-  return { values, positionals, help };
+  // Each key is the camelCase of a spec's name and each value converted by the spec's type, as SettingValues says.
+  return { values: values as SettingValues<C>, positionals, help };
 }
 
 export function formatHelp(
   usage: string,
   summary: string,
-  specs: FlagSpec[],
+  specs: readonly FlagSpec[],
   extraEnv: EnvDoc[] = [],
 ): string {
   const lines = [

@@ -8,32 +8,17 @@ import { labelMap, NODE_LABELS } from '../../nfd-rules';
 import { withDefaults } from '../common';
 import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS, HostPathMount } from '../daemonset';
 import { NODE_RUNTIME_FLAGS } from '../../plugins/catalogue/node-flags';
+import { CXI_SETTINGS } from '../../plugins/catalogue/cxi';
+import { chartArgs, chartDefaults, type ChartDefaults } from '../../plugins/catalogue/setting';
 
-export interface CxiPluginProps extends DevicePluginOptions {
-  /** Default `beta.hpe.com/cxi`. */
-  readonly resourceName?: string;
-  /** Re-discovery period. Default `30s`. */
-  readonly rescanInterval?: string;
-  /** Health check period. Default `10s`. */
-  readonly healthInterval?: string;
-  /** Return CDI names (`hpe.com/cxi=<N>`) and run the generator. Default false. */
-  readonly cdi?: boolean;
-  /** IDs per NIC, so that several pods can share one NIC. Default 1. */
-  readonly virtualDevices?: number;
-  /** Host directory of libfabric. Default `/opt/cray/lib64`. */
-  readonly ofiRoot?: string;
-  /** Host directory of libcxi. Default `/usr/lib64`. */
-  readonly cxiRoot?: string;
-}
+/**
+ * The plugin's settings are the catalogue's (plugins/catalogue/cxi.ts): `resourceName`, `rescanInterval`,
+ * `healthInterval`, `cdi`, `virtualDevices`, `ofiRoot`, `cxiRoot`, each defaulting to its flag's default.
+ */
+export interface CxiPluginProps extends DevicePluginOptions, Partial<ChartDefaults<typeof CXI_SETTINGS>> {}
 
 export const CXI_DEFAULTS = {
-  resourceName: 'beta.hpe.com/cxi',
-  rescanInterval: '30s',
-  healthInterval: '10s',
-  cdi: false,
-  virtualDevices: 1,
-  ofiRoot: '/opt/cray/lib64',
-  cxiRoot: '/usr/lib64',
+  ...chartDefaults(CXI_SETTINGS),
   httpPort: 8084,
   nodeSelector: labelMap(NODE_LABELS.cxi),
 };
@@ -53,15 +38,7 @@ export class CxiPlugin extends Construct {
     this.daemonSet = new DevicePluginDaemonSet(this, 'daemonset', {
       ...p,
       plugin: 'cxi',
-      args: [
-        `--resource-name=${p.resourceName}`,
-        `--rescan-interval=${p.rescanInterval}`,
-        `--health-interval=${p.healthInterval}`,
-        `--cdi=${p.cdi}`,
-        `--virtual-devices=${p.virtualDevices}`,
-        `--ofi-root=${p.ofiRoot}`,
-        `--cxi-root=${p.cxiRoot}`,
-      ],
+      args: chartArgs(CXI_SETTINGS, p),
       // In CDI mode the plugin reads the generated spec to answer Allocate.
       hostPaths: [HOST_PATHS.dev, ...libraries, { ...HOST_PATHS.cdi, readOnly: true, when: p.cdi }],
       initContainers: [

@@ -1,0 +1,136 @@
+/**
+ * Each setting a family's catalogue (plugins/catalogue/) gives the chart travels from values.yaml to the
+ * plugin's parsed flag unchanged: the committed chart's values.yaml holds the flag's default under the
+ * setting's key, values.schema.json its type and bounds, and real Helm renders the DaemonSet args that the
+ * plugin's own flag parser reads back as the same value, at the default and at another value.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as yaml from 'js-yaml';
+import { CATALOGUES } from '../../plugins/catalogue';
+import { chartSettings, type FlagSpec } from '../../plugins/catalogue/setting';
+import { loadCommand } from '../../plugins/cli/families';
+import { COMMON_FLAGS, flagKey, parseDuration, parseFlags } from '../../plugins/framework';
+import type { PodSpec } from '../../synth/k8s-types';
+import { helmTemplate, helms, REPO_ROOT, type K8sObject } from './helpers/helm';
+
+const CHART = path.join(REPO_ROOT, 'charts', 'kube-device-plugins');
+const valuesYaml = yaml.load(fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8')) as Record<
+  string,
+  Record<string, unknown>
+>;
+const schema = JSON.parse(fs.readFileSync(path.join(CHART, 'values.schema.json'), 'utf8')) as {
+  properties: Record<string, { properties: Record<string, Record<string, unknown>> }>;
+};
+const helm = helms()[0];
+const families = Object.entries(CATALOGUES) as [keyof typeof CATALOGUES, readonly FlagSpec[]][];
+
+/** A valid value other than the default, as values.yaml would carry it. */
+function otherValue(setting: FlagSpec): string | number | boolean {
+  switch (setting.type) {
+    case 'int':
+      return setting.default === setting.max ? setting.min! : (setting.max ?? Number(setting.default) + 1);
+    case 'bool':
+      return setting.default !== true;
+    case 'duration':
+      return setting.default === '45s' ? '50s' : '45s';
+    case 'enum':
+      return setting.choices!.find((c) => c !== setting.default)!;
+    default:
+      switch (setting.chart?.format) {
+        case 'resourceName':
+        case 'optionalResourceName':
+          return 'example.com/settings-test';
+        case 'absolutePath':
+          return '/opt/settings-test';
+        case 'nestedPath':
+          return '/opt/settings/test';
+        default:
+          return 'settings-test';
+      }
+  }
+}
+
+/** What the plugin's parser makes of a raw value of this setting. */
+function parsedAs(setting: FlagSpec, raw: string | number | boolean): unknown {
+  return setting.type === 'duration' ? parseDuration(String(raw)) : raw;
+}
+
+/** The family's plugin container in a `helm template` of the committed chart with these values. */
+function pluginContainer(family: string, values: unknown): { args: string[]; env: NodeJS.ProcessEnv } {
+  const rendered = helmTemplate(helm, CHART, { values });
+  expect(rendered.stderr).toBe('');
+  expect(rendered.status).toBe(0);
+  for (const daemonSet of rendered.objects.filter((o: K8sObject) => o.kind === 'DaemonSet')) {
+    const spec = (daemonSet.spec as { template: { spec: PodSpec } }).template.spec;
+    const container = spec.containers.find((c) => c.command[c.command.length - 1] === family);
+    if (!container) continue;
+    const env = Object.fromEntries(
+      (container.env ?? []).flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])),
+    );
+    return { args: container.args ?? [], env };
+  }
+  throw new Error(`no ${family} DaemonSet rendered`);
+}
+
+describe.each(families)('%s', (family, catalogue) => {
+  const settings = chartSettings(catalogue);
+  const command = loadCommand(family)!;
+
+  test('the command takes its flags from the catalogue', () => {
+    expect(settings.length).toBeGreaterThan(0);
+    for (const setting of catalogue) expect(command.flags).toContain(setting);
+  });
+
+  test('values.yaml holds each default under its key, values.schema.json its type and bounds', () => {
+    for (const setting of settings) {
+      const where = `${family}.${setting.chart.key} (--${setting.name})`;
+      expect([where, valuesYaml[family][setting.chart.key]]).toEqual([where, setting.default]);
+      const property = schema.properties[family].properties[setting.chart.key];
+      const type = { int: 'integer', bool: 'boolean' }[setting.type as string] ?? 'string';
+      expect([where, property.type]).toEqual([where, type]);
+      expect([where, property.minimum, property.maximum]).toEqual([where, setting.min, setting.max]);
+      if (setting.type === 'enum') expect([where, property.enum]).toEqual([where, setting.choices]);
+      expect([where, String(property.description)]).toEqual([
+        where,
+        expect.stringContaining(`(--${setting.name})`),
+      ]);
+    }
+  });
+
+  test('at the defaults, Helm renders args the plugin parses to its own defaults', () => {
+    const { args, env } = pluginContainer(family, undefined);
+    const parsed = parseFlags([...command.flags, ...COMMON_FLAGS], args, env).values;
+    const own = parseFlags(command.flags, [], {}).values;
+    for (const setting of settings) {
+      const key = flagKey(setting.name);
+      expect(args).toContain(`--${setting.name}=${String(setting.default)}`);
+      expect([setting.name, parsed[key]]).toEqual([setting.name, own[key]]);
+      expect([setting.name, typeof parsed[key]]).toEqual([
+        setting.name,
+        { int: 'number', duration: 'number', bool: 'boolean' }[setting.type as string] ?? 'string',
+      ]);
+    }
+  });
+
+  test('every value set in values.yaml reaches its flag', () => {
+    const values = Object.fromEntries(settings.map((s) => [s.chart.key, otherValue(s)]));
+    const { args, env } = pluginContainer(family, { [family]: values });
+    const parsed = parseFlags([...command.flags, ...COMMON_FLAGS], args, env).values;
+    for (const setting of settings) {
+      const raw = values[setting.chart.key];
+      expect(raw).not.toEqual(setting.default);
+      expect([setting.name, parsed[flagKey(setting.name)]]).toEqual([setting.name, parsedAs(setting, raw)]);
+    }
+  });
+});
+
+test('flags are typed by their catalogue: a renamed flag no longer compiles where it is read', () => {
+  // Checked by `tsc -p tsconfig.test.json` in `npm run lint`: the unused @ts-expect-error would fail it.
+  const values = parseFlags(CATALOGUES.cxi, [], {}).values;
+  const virtualDevices: number = values.virtualDevices;
+  const cdi: boolean = values.cdi;
+  // @ts-expect-error -- not a flag of the catalogue
+  expect(values.virtualDevice).toBeUndefined();
+  expect([virtualDevices, cdi]).toEqual([1, false]);
+});
