@@ -4,6 +4,7 @@
  * ValidatingAdmissionPolicy enforces, since RBAC has no verb for it.
  */
 import { ApiObject } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { Condition, jsonOf, toStr, when } from './helm/symbolic';
 import { componentLabels, objectName, releaseOf } from './release';
@@ -32,15 +33,11 @@ export class ChartTest extends Construct {
     const account = `system:serviceaccount:${props.namespace}:${name}`;
     const subjects = [{ kind: 'ServiceAccount', name, namespace: props.namespace }];
 
-    new ApiObject(this, 'service-account', {
-      apiVersion: 'v1',
-      kind: 'ServiceAccount',
+    new k8s.KubeServiceAccount(this, 'service-account', {
       metadata: namespaced,
       automountServiceAccountToken: false,
     });
-    new ApiObject(this, 'role', {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
+    new k8s.KubeRole(this, 'role', {
       metadata: namespaced,
       rules: [
         { apiGroups: ['apps'], resources: ['daemonsets'], verbs: ['get', 'list'] },
@@ -48,22 +45,16 @@ export class ChartTest extends Construct {
         { apiGroups: [''], resources: ['pods'], verbs: ['create'] },
       ],
     });
-    new ApiObject(this, 'role-binding', {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
+    new k8s.KubeRoleBinding(this, 'role-binding', {
       metadata: namespaced,
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
       subjects,
     });
-    new ApiObject(this, 'cluster-role', {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
+    new k8s.KubeClusterRole(this, 'cluster-role', {
       metadata: { name, labels },
       rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['list'] }],
     });
-    new ApiObject(this, 'cluster-role-binding', {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
+    new k8s.KubeClusterRoleBinding(this, 'cluster-role-binding', {
       metadata: { name, labels },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
       subjects,

@@ -1,4 +1,4 @@
-import { ApiObject } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { componentLabels } from './release';
 
@@ -12,11 +12,9 @@ export interface ConfigFileProps {
 }
 
 /** A ConfigMap holding one configuration file. */
-export class ConfigFile extends ApiObject {
+export class ConfigFile extends k8s.KubeConfigMap {
   constructor(scope: Construct, id: string, props: ConfigFileProps) {
     super(scope, id, {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
       metadata: {
         name: props.name,
         namespace: props.namespace,

@@ -1,10 +1,15 @@
 /**
- * The slice of the Kubernetes core/apps types this bundle emits, as plain JSON shapes.
+ * The slice of the Kubernetes core/apps types the DaemonSet and the pod-level values use, as plain JSON shapes.
  *
- * We emit cdk8s `ApiObject`s with plain JSON rather than cdk8s-plus or the generated `k8s.Kube*` classes: those
- * add defaults we do not want (CPU limits, `imagePullPolicy: Always`, `allowPrivilegeEscalation: false` beside
- * `privileged: true`) and wrap quantities in classes, while the Helm renderer needs plain values it can replace.
- * Field names are exactly the API's; the tests validate every object against the upstream OpenAPI schemas.
+ * The kinds whose objects are plain data (ConfigMap, ServiceAccount, Role/ClusterRole and their bindings) use
+ * cdk8s-plus-28's generated `k8s.Kube*` classes (synth/config-map.ts, synth/chart-test.ts). The DaemonSet does
+ * not, for a measured reason: in template mode (synth/helm/) a value such as `imagePullSecrets` or a
+ * resources map is a symbolic stand-in for a whole Helm expression, and the generated `toJson_*` functions
+ * map over lists and unwrap `Quantity` objects, so `npm run synth` fails with
+ * `TypeError: obj.imagePullSecrets?.map is not a function` (toJson_PodSpec) when the DaemonSet is a
+ * `k8s.KubeDaemonSet`. Kinds newer than the 1.28 API (ValidatingAdmissionPolicy v1, MutatingAdmissionPolicy)
+ * and the CRDs are plain `ApiObject`s. Field names are exactly the API's; the tests validate every object
+ * against the upstream OpenAPI schemas.
  */
 
 export interface ObjectMeta {
