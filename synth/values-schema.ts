@@ -8,6 +8,7 @@
  */
 import { CEX_CONFIG_SET_SCHEMA } from './cex-config';
 import { CXI_SETTINGS } from '../plugins/catalogue/cxi';
+import { NETDEVICE_SETTINGS } from '../plugins/catalogue/netdevice';
 import { chartSettings, type FlagSpec } from '../plugins/catalogue/setting';
 
 export interface JsonSchema {
@@ -123,7 +124,7 @@ const resourceName = (description: string, optional = false): JsonSchema => ({
 function settingSchemas(catalogue: readonly FlagSpec[]): Record<string, JsonSchema> {
   const schemas: Record<string, JsonSchema> = {};
   for (const setting of chartSettings(catalogue)) {
-    const description = `${setting.chart.help} (--${setting.name}).`;
+    const description = setting.chart.description ?? `${setting.chart.help} (--${setting.name}).`;
     const format = setting.chart.format;
     switch (setting.type) {
       case 'int':
@@ -138,6 +139,10 @@ function settingSchemas(catalogue: readonly FlagSpec[]): Record<string, JsonSche
         break;
       case 'enum':
         schemas[setting.chart.key] = oneOf(description, [...(setting.choices ?? [])]);
+        break;
+      case 'regex':
+        // Helm checks it compiles (Go regexp): an unbalanced one would make the plugin exit at start-up.
+        schemas[setting.chart.key] = { description, type: 'string', minLength: 1, format: 'regex' };
         break;
       default:
         schemas[setting.chart.key] =
@@ -487,24 +492,7 @@ export const VALUES_SCHEMA: JsonSchema = {
       'netdevice',
       'Host network interfaces moved into pods (opt-in per node).',
       {
-        resourceName: resourceName('Resource name (--resource-name).'),
-        interfaces: {
-          description:
-            'Regex of the interfaces offered (--interfaces; the optional NFD rule matches with it too, so RE2 syntax). Loopback, the default-route link and bridge/bond uplinks are never offered.',
-          type: 'string',
-          minLength: 1,
-          // Helm checks it compiles (Go regexp): an unbalanced one would make the plugin exit at start-up.
-          format: 'regex',
-        },
-        cdiMode: oneOf(
-          'hooks (our OCI hook moves the link in and back; any runtime that runs CDI hooks) or netdevices ' +
-            '(CDI netDevices; the runtime moves it in: runc >= 1.4 or crun >= 1.22 under a CDI 1.1 engine).',
-          ['netdevices', 'hooks'],
-        ),
-        hookDir: str(
-          'Host directory the init container installs the OCI hook into (--hook-dir).',
-          PATTERNS.absolutePath,
-        ),
+        ...settingSchemas(NETDEVICE_SETTINGS),
         nfdRule: bool(
           'Label nodes having a physical NIC that matches `interfaces` (else label nodes by hand).',
         ),

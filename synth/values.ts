@@ -3,6 +3,7 @@
  * `values.schema.json` from `values-schema.ts`; the cdk8s app takes the same object.
  */
 import { CXI_SETTINGS } from '../plugins/catalogue/cxi';
+import { NETDEVICE_SETTINGS } from '../plugins/catalogue/netdevice';
 import type { ChartDefaults } from '../plugins/catalogue/setting';
 import { CexConfigSet } from './cex-config';
 import {
@@ -19,7 +20,7 @@ import { CEX_DEFAULTS } from './plugins/cex';
 import { CXI_DEFAULTS } from './plugins/cxi';
 import { DEVNODE_DEFAULTS, DevnodeConfig } from './plugins/devnode';
 import { KVM_DEFAULTS } from './plugins/kvm';
-import { NETDEVICE_DEFAULTS, NetdeviceCdiMode } from './plugins/netdevice';
+import { NETDEVICE_DEFAULTS } from './plugins/netdevice';
 import { TDX_DEFAULTS } from './plugins/tdx';
 
 /** Pod settings given for all plugins and again per plugin (the plugin's own win, see chart.ts). */
@@ -63,11 +64,8 @@ export interface CxiValues extends PluginValues, ChartDefaults<typeof CXI_SETTIN
   nics: CxiNic[];
 }
 
-export interface NetdeviceValues extends PluginValues {
-  resourceName: string;
-  interfaces: string;
-  cdiMode: NetdeviceCdiMode;
-  hookDir: string;
+/** The catalogue's settings (plugins/catalogue/netdevice.ts) and the NFD rule switch. */
+export interface NetdeviceValues extends PluginValues, ChartDefaults<typeof NETDEVICE_SETTINGS> {
   nfdRule: boolean;
 }
 

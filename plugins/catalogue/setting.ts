@@ -19,6 +19,10 @@ export interface ChartValue {
   readonly help: string;
   /** For strings: the schema pattern (durations get theirs from the type). */
   readonly format?: ValueFormat;
+  /** The whole schema description, where it says more than `help` (it must name the flag). */
+  readonly description?: string;
+  /** The chart's default where the flag has none (a required flag the chart always sets). */
+  readonly default?: string | number | boolean;
 }
 
 export interface FlagSpec {
@@ -76,11 +80,13 @@ export type SettingValues<C extends readonly FlagSpec[]> = (string extends C[num
 
 /** The Helm values of a catalogue's settings that have one, by key, at their defaults. */
 export type ChartDefaults<C extends readonly FlagSpec[]> = {
-  [S in C[number] as S['chart'] extends ChartValue ? S['chart']['key'] : never]: S['default'] extends number
-    ? number
-    : S['default'] extends boolean
-      ? boolean
-      : string;
+  [S in C[number] as S['chart'] extends ChartValue ? S['chart']['key'] : never]: S['type'] extends 'enum'
+    ? FlagValueOf<S>
+    : S['type'] extends 'int'
+      ? number
+      : S['type'] extends 'bool'
+        ? boolean
+        : string;
 };
 
 /** The settings of `catalogue` that the chart carries. */
@@ -92,8 +98,9 @@ export function chartSettings(catalogue: readonly FlagSpec[]): (FlagSpec & { cha
 export function chartDefaults<const C extends readonly FlagSpec[]>(catalogue: C): ChartDefaults<C> {
   const defaults: Record<string, string | number | boolean> = {};
   for (const setting of chartSettings(catalogue)) {
-    if (setting.default === undefined) throw new Error(`--${setting.name} has a Helm value but no default`);
-    defaults[setting.chart.key] = setting.default;
+    const value = setting.chart.default ?? setting.default;
+    if (value === undefined) throw new Error(`--${setting.name} has a Helm value but no default`);
+    defaults[setting.chart.key] = value;
   }
   return defaults as ChartDefaults<C>;
 }

@@ -7,11 +7,12 @@
  *   host's hook directory: createRuntime moves the link in, poststop brings it back.
  */
 import * as path from 'path';
+import { NETDEVICE_CDI_MODES, NETDEVICE_SETTINGS } from '../catalogue/netdevice';
 import { buildCdiSpec, cdiSpecFileName, type CdiContainerEdits, type CdiSpec } from '../framework';
 
 export const CDI_KIND = 'networking.k8s.io/netdevice';
-export const DEFAULT_RESOURCE_NAME = 'networking.k8s.io/netdevice';
-export const CDI_MODES = ['netdevices', 'hooks'] as const;
+export const DEFAULT_RESOURCE_NAME = NETDEVICE_SETTINGS[0].default;
+export const CDI_MODES = NETDEVICE_CDI_MODES;
 export type CdiMode = (typeof CDI_MODES)[number];
 
 /** File name of the hook program, in the repo (plugins/netdevice/hooks/) and on the host (--hook-dir). */

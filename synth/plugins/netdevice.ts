@@ -7,29 +7,22 @@ import { Construct } from 'constructs';
 import { labelMap, NODE_LABELS } from '../../nfd-rules';
 import { withDefaults } from '../common';
 import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS, HostPathMount } from '../daemonset';
+import { NETDEVICE_CDI_MODES, NETDEVICE_SETTINGS } from '../../plugins/catalogue/netdevice';
+import { chartArgs, chartDefaults, type ChartDefaults } from '../../plugins/catalogue/setting';
 
-export type NetdeviceCdiMode = 'netdevices' | 'hooks';
+export type NetdeviceCdiMode = (typeof NETDEVICE_CDI_MODES)[number];
 
-export interface NetdevicePluginProps extends DevicePluginOptions {
-  /** Default `networking.k8s.io/netdevice`. */
-  readonly resourceName?: string;
-  /**
-   * Interfaces offered (regex on the name). The plugin never offers loopback, the default-route link or a
-   * bridge/bond uplink. Default `^(eth|ens|enp)[0-9].*`.
-   */
-  readonly interfaces?: string;
-  /** `hooks` (default: our OCI hook moves the link in and back) or `netdevices` (CDI 1.1; runc >= 1.4 or crun >= 1.22). */
-  readonly cdiMode?: NetdeviceCdiMode;
-  /** Host directory the hook is installed into. Default `/opt/cdi/bin`. */
-  readonly hookDir?: string;
-}
+/**
+ * The plugin's settings are the catalogue's (plugins/catalogue/netdevice.ts): `resourceName`, `interfaces`
+ * (regex on the name; the plugin never offers loopback, the default-route link or a bridge/bond uplink),
+ * `cdiMode` (`hooks`: our OCI hook moves the link in and back; `netdevices`: CDI 1.1, runc >= 1.4 or
+ * crun >= 1.22) and `hookDir` (host directory the hook is installed into).
+ */
+export interface NetdevicePluginProps
+  extends DevicePluginOptions, Partial<ChartDefaults<typeof NETDEVICE_SETTINGS>> {}
 
 export const NETDEVICE_DEFAULTS = {
-  resourceName: 'networking.k8s.io/netdevice',
-  interfaces: '^(eth|ens|enp)[0-9].*',
-  // hooks works with the runc most distributions ship (< 1.4 ignores netDevices silently): see README.
-  cdiMode: 'hooks' as NetdeviceCdiMode,
-  hookDir: '/opt/cdi/bin',
+  ...chartDefaults(NETDEVICE_SETTINGS),
   httpPort: 8085,
   nodeSelector: labelMap(NODE_LABELS.netdevice),
 };
@@ -58,12 +51,7 @@ export class NetdevicePlugin extends Construct {
       ...p,
       plugin: 'netdevice',
       hostNetwork: true,
-      args: [
-        `--resource-name=${p.resourceName}`,
-        `--interfaces=${p.interfaces}`,
-        `--cdi-mode=${p.cdiMode}`,
-        `--hook-dir=${p.hookDir}`,
-      ],
+      args: chartArgs(NETDEVICE_SETTINGS, p),
       // The hook dir read-only too: the plugin checks that the hook it names in CDI specs is there.
       hostPaths: [HOST_PATHS.cdi, HOST_PATHS.podResources, { ...hookDir, readOnly: true }],
       initContainers: [

@@ -36,6 +36,8 @@ function otherValue(setting: FlagSpec): string | number | boolean {
       return setting.default === '45s' ? '50s' : '45s';
     case 'enum':
       return setting.choices!.find((c) => c !== setting.default)!;
+    case 'regex':
+      return '^hsn[0-9]$';
     default:
       switch (setting.chart?.format) {
         case 'resourceName':
@@ -53,8 +55,13 @@ function otherValue(setting: FlagSpec): string | number | boolean {
 
 /** What the plugin's parser makes of a raw value of this setting. */
 function parsedAs(setting: FlagSpec, raw: string | number | boolean): unknown {
-  return setting.type === 'duration' ? parseDuration(String(raw)) : raw;
+  if (setting.type === 'duration') return parseDuration(String(raw));
+  return setting.type === 'regex' ? new RegExp(String(raw)) : raw;
 }
+
+/** The value values.yaml holds: the flag's default, or the chart's for a flag that has none. */
+const chartDefault = (setting: ReturnType<typeof chartSettings>[number]) =>
+  setting.chart.default ?? setting.default;
 
 /** The family's plugin container in a `helm template` of the committed chart with these values. */
 function pluginContainer(family: string, values: unknown): { args: string[]; env: NodeJS.ProcessEnv } {
@@ -85,7 +92,9 @@ describe.each(families)('%s', (family, catalogue) => {
   test('values.yaml holds each default under its key, values.schema.json its type and bounds', () => {
     for (const setting of settings) {
       const where = `${family}.${setting.chart.key} (--${setting.name})`;
-      expect([where, valuesYaml[family][setting.chart.key]]).toEqual([where, setting.default]);
+      expect([where, valuesYaml[family][setting.chart.key]]).toEqual([where, chartDefault(setting)]);
+      // A chart default of its own only where the flag has none.
+      if (setting.chart.default !== undefined) expect([where, setting.default]).toEqual([where, undefined]);
       const property = schema.properties[family].properties[setting.chart.key];
       const type = { int: 'integer', bool: 'boolean' }[setting.type as string] ?? 'string';
       expect([where, property.type]).toEqual([where, type]);
@@ -93,7 +102,7 @@ describe.each(families)('%s', (family, catalogue) => {
       if (setting.type === 'enum') expect([where, property.enum]).toEqual([where, setting.choices]);
       expect([where, String(property.description)]).toEqual([
         where,
-        expect.stringContaining(`(--${setting.name})`),
+        expect.stringContaining(`(--${setting.name}`),
       ]);
     }
   });
@@ -101,14 +110,19 @@ describe.each(families)('%s', (family, catalogue) => {
   test('at the defaults, Helm renders args the plugin parses to its own defaults', () => {
     const { args, env } = pluginContainer(family, undefined);
     const parsed = parseFlags([...command.flags, ...COMMON_FLAGS], args, env).values;
-    const own = parseFlags(command.flags, [], {}).values;
     for (const setting of settings) {
       const key = flagKey(setting.name);
-      expect(args).toContain(`--${setting.name}=${String(setting.default)}`);
-      expect([setting.name, parsed[key]]).toEqual([setting.name, own[key]]);
+      expect(args).toContain(`--${setting.name}=${String(chartDefault(setting))}`);
+      // The flag's own default, as the parser makes it without the chart; or the chart's default parsed.
+      const expected =
+        setting.chart.default === undefined
+          ? parseFlags([setting], [], {}).values[key]
+          : parsedAs(setting, setting.chart.default);
+      expect([setting.name, parsed[key]]).toEqual([setting.name, expected]);
       expect([setting.name, typeof parsed[key]]).toEqual([
         setting.name,
-        { int: 'number', duration: 'number', bool: 'boolean' }[setting.type as string] ?? 'string',
+        { int: 'number', duration: 'number', bool: 'boolean', regex: 'object' }[setting.type as string] ??
+          'string',
       ]);
     }
   });
