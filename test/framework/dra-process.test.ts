@@ -133,6 +133,15 @@ test('--mode dra: a family without a DRA mode, and a DRA mode without --node-nam
   const badDriver = run([CLI, 'tdx', '--mode=dra', '--node-name=n', '--dra-driver-name=Not_A_Name']);
   expect(await badDriver.exited).toBe(2);
   expect(badDriver.stderr()).toMatch(/invalid value for --dra-driver-name: "Not_A_Name"/);
+  const badConfig = run([
+    CLI,
+    'devnode',
+    '--mode=dra',
+    '--node-name=n',
+    '--config=/nonexistent/devnode.yaml',
+  ]);
+  expect(await badConfig.exited).toBe(2);
+  expect(badConfig.stderr()).toMatch(/invalid --config: .*nonexistent/);
   const badMode = run([CLI, 'devnode', '--mode=csi', '--config=/x']);
   expect(await badMode.exited).toBe(2);
   expect(badMode.stderr()).toMatch(/"csi" is not one of device-plugin, dra/);
