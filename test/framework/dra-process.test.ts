@@ -350,21 +350,34 @@ describeUnless(
       120_000,
     );
 
-    test('the example ResourceClaimTemplates of docs/DRA.md are accepted (their CEL compiles); a broken one is refused', async () => {
+    test('the selectors and ResourceClaimTemplates of docs/DRA.md are accepted (their CEL compiles); a broken one is refused', async () => {
       const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'DRA.md'), 'utf8');
-      const templates = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)]
-        .map((m) => yaml.load(m[1]) as { kind: string; metadata: { name: string }; spec: object })
-        .filter((o) => o.kind === 'ResourceClaimTemplate');
-      expect(templates.map((t) => t.metadata.name)).toEqual(['kvm', 'tdx-guest', 'render-node']);
       const url = `/apis/resource.k8s.io/v1/namespaces/${NS}/resourceclaimtemplates`;
-      for (const template of templates) {
-        const created = await cluster.request('POST', url, template);
+      const template = (name: string, expression: string) => {
+        const driver = /device\.attributes\["([^"]+)"\]/.exec(expression)?.[1] ?? 'unknown';
+        const selectors = [{ cel: { expression } }];
+        const requests = [{ name: 'dev', exactly: { deviceClassName: driver, selectors } }];
+        return { metadata: { name }, spec: { spec: { devices: { requests } } } };
+      };
+      // The inline selectors of "Selecting devices", one template each.
+      const inline = [...doc.matchAll(/^- [^`\n]*: `(device\.attributes\[[^`]+)`$/gm)].map((m) => m[1]);
+      expect(inline.length).toBeGreaterThanOrEqual(4);
+      expect(inline.join('\n')).toMatch(/semver\("1\.5\.0"\)/);
+      const templates: object[] = inline.map((expression, i) => template(`selector-${i}`, expression));
+      // And every ResourceClaimTemplate block of the file.
+      for (const m of doc.matchAll(/```yaml\n([\s\S]*?)```/g)) {
+        const object = yaml.load(m[1]) as { kind?: string } | undefined;
+        if (object?.kind === 'ResourceClaimTemplate') templates.push(object);
+      }
+      for (const object of templates) {
+        const created = await cluster.request('POST', url, object);
         expect([created.status, String(created.body.message ?? '')]).toEqual([201, '']);
       }
-      const broken = JSON.parse(
-        JSON.stringify({ ...templates[1], metadata: { name: 'broken' } }).replace('semver(', 'semverx('),
+      const refused = await cluster.request(
+        'POST',
+        url,
+        template('broken', inline[0].replace('semver(', 'semverx(')),
       );
-      const refused = await cluster.request('POST', url, broken);
       expect(refused.status).toBe(422);
       expect(String(refused.body.message)).toMatch(/cel\.expression/);
     });
