@@ -5,6 +5,7 @@
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
+import { HOOK_CONTAINER_SECURITY, hookPodSpec } from './common';
 import { Condition, jsonOf, toStr, when } from './helm/symbolic';
 import { componentLabels, objectName, releaseOf } from './release';
 import { PluginName, PluginValues } from './values';
@@ -126,17 +127,7 @@ export class ChartTest extends Construct {
         },
       },
       spec: {
-        serviceAccountName: name,
-        automountServiceAccountToken: true,
-        enableServiceLinks: false,
-        restartPolicy: 'Never',
-        imagePullSecrets: props.imagePullSecrets,
-        securityContext: {
-          runAsNonRoot: true,
-          runAsUser: 65534,
-          runAsGroup: 65534,
-          seccompProfile: { type: 'RuntimeDefault' },
-        },
+        ...hookPodSpec(name, props.imagePullSecrets),
         containers: [
           {
             name: 'check',
@@ -156,11 +147,7 @@ export class ChartTest extends Construct {
               }),
             ],
             resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } },
-            securityContext: {
-              allowPrivilegeEscalation: false,
-              readOnlyRootFilesystem: true,
-              capabilities: { drop: ['ALL'] },
-            },
+            securityContext: HOOK_CONTAINER_SECURITY,
           },
         ],
       },

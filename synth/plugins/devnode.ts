@@ -6,6 +6,7 @@
 import { Construct } from 'constructs';
 import { labelMap, NODE_LABELS } from '../../nfd-rules';
 import { withDefaults } from '../common';
+import { DRA_API_VERSION, DeviceMode, draPodSettings } from '../dra';
 import { objectName } from '../release';
 import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS } from '../daemonset';
 import { goJson } from '../helm/go-json';
@@ -33,11 +34,16 @@ export interface DevnodeConfig {
 export const DEVNODE_EXAMPLE: DevnodeConfig = { resources: [{ name: 'example.com/crand', glob: 'crand*' }] };
 
 export interface DevnodePluginProps extends DevicePluginOptions {
+  /** `devicePlugin` (default) or `dra`: run as a DRA driver (see synth/dra.ts for what else it needs). */
+  readonly mode?: DeviceMode;
+  /** DRA mode: the group/version of resource.k8s.io the cluster serves ('' = none: DRA mode refused). */
+  readonly draApi?: string;
   /** Default: the crand example. */
   readonly config?: DevnodeConfig;
 }
 
 export const DEVNODE_DEFAULTS = {
+  mode: 'devicePlugin' as DeviceMode,
   config: DEVNODE_EXAMPLE,
   httpPort: 8083,
   nodeSelector: labelMap(NODE_LABELS.devnode),
@@ -83,6 +89,7 @@ export class DevnodePlugin extends Construct {
     this.daemonSet = new DevicePluginDaemonSet(this, 'daemonset', {
       ...p,
       plugin: 'devnode',
+      dra: draPodSettings(this, 'devnode', p.mode, p.draApi ?? DRA_API_VERSION),
       args: [`--config=${CONFIG_DIR}/${CONFIG_FILE}`],
       hostPaths: [HOST_PATHS.dev],
       configFile: {

@@ -251,6 +251,26 @@ export class Cluster {
     return apiRequest(this.api, method, url, body);
   }
 
+  /**
+   * Waits for the policy status controller's type check of the ValidatingAdmissionPolicy at `url` (up to
+   * `deadline`), then fails naming each expression warning.
+   */
+  async expectTypeChecked(url: string, name: string, deadline: number): Promise<void> {
+    for (;;) {
+      const got = await this.request('GET', url);
+      const status = got.body.status as
+        { typeChecking?: { expressionWarnings?: Array<{ fieldRef: string; warning: string }> } } | undefined;
+      if (status?.typeChecking) {
+        const warnings = status.typeChecking.expressionWarnings ?? [];
+        if (warnings.length > 0)
+          throw new Error(`${name}: ${warnings.map((w) => `${w.fieldRef}: ${w.warning}`).join('; ')}`);
+        return;
+      }
+      if (Date.now() > deadline) throw new Error(`${name}: no status.typeChecking after 60 s`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
   /** Creates an object; fails unless the server says 201 (or 409 with `existsOk`). */
   async create(url: string, body: unknown, existsOk = false): Promise<ApiResponse> {
     const response = await this.request('POST', url, body);
