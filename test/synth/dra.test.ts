@@ -4,22 +4,36 @@
  * hook; the capability gate; schema rejections. The policies' CEL runs in a real CEL engine here, and against a
  * real kube-apiserver in `npm run e2e:apiserver` (test/e2e/apiserver/dra.ts).
  */
+import { App, Chart } from 'cdk8s';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as yaml from 'js-yaml';
 import { DEFAULT_CLUSTER_APIS, helmApiVersionFlags } from '../../synth/cluster-apis';
 import {
   DRA_DRIVER_RULES,
   DRA_FAMILIES,
   DRA_UNINSTALL_RULES,
+  DraDriver,
   DraFamily,
+  DraUninstall,
   NODE_NAME_EXTRA,
   draDriverName,
 } from '../../synth/dra';
 import { PodSpec } from '../../synth/k8s-types';
+import { KvmPlugin } from '../../synth/plugins/kvm';
 import { writeChart } from '../../synth/render';
 import { evaluate } from './helpers/admission';
-import { Helm, K8sObject, KUBE_VERSION_FLAGS, helmTemplate, helms, objectKey, runHelm } from './helpers/helm';
+import {
+  Helm,
+  K8sObject,
+  KUBE_VERSION_FLAGS,
+  REPO_ROOT,
+  helmTemplate,
+  helms,
+  objectKey,
+  runHelm,
+} from './helpers/helm';
 import { synthObjects } from './helpers/synth';
 import { UpstreamValidator, upstreamAvailable } from './helpers/upstream';
 
@@ -266,6 +280,53 @@ describe('the DeviceClass selects its driver’s devices, by CEL', () => {
   });
 });
 
+describe('the ResourceClaimTemplates of docs/DRA.md select what the drivers publish', () => {
+  const docs = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'DRA.md'), 'utf8');
+  const templates = [...docs.matchAll(/```yaml\n([\s\S]*?)```/g)]
+    .map((m) => yaml.load(m[1]) as K8sObject)
+    .filter((o) => o?.kind === 'ResourceClaimTemplate');
+  /** Attributes as the families publish them (plugins: draAttributes), by driver. */
+  const published: Record<DraFamily, Record<string, string>> = {
+    kvm: { path: '/dev/kvm', resource: 'github.com.ihcsim/kvm' },
+    tdx: { path: '/dev/tdx_guest', resource: 'tdx.intel.com/tdx-guest', interface: 'tdx_guest' },
+    devnode: { path: '/dev/crand0', resource: 'example.com/crand', glob: 'crand*' },
+  };
+  const device = (family: DraFamily) => ({
+    device: { driver: draDriverName(family), attributes: { [draDriverName(family)]: published[family] } },
+  });
+
+  test('one per DRA family', () => {
+    const classes = templates.map((t) => {
+      const requests = (
+        t.spec as { spec: { devices: { requests: Array<{ exactly: { deviceClassName: string } }> } } }
+      ).spec.devices.requests;
+      return requests[0].exactly.deviceClassName;
+    });
+    expect(classes.sort()).toEqual(DRA_FAMILIES.map(draDriverName).sort());
+  });
+
+  test.each(templates.map((t) => [t.metadata.name, t] as const))('%s', (_name, template) => {
+    const request = (
+      template.spec as {
+        spec: {
+          devices: {
+            requests: Array<{
+              exactly: { deviceClassName: string; selectors: Array<{ cel: { expression: string } }> };
+            }>;
+          };
+        };
+      }
+    ).spec.devices.requests[0].exactly;
+    const family = DRA_FAMILIES.find((f) => draDriverName(f) === request.deviceClassName)!;
+    for (const selector of request.selectors) {
+      expect(evaluate(selector.cel.expression, device(family))).toBe(true);
+      // Another driver's device lacks these attributes: an error, so not selected.
+      for (const other of DRA_FAMILIES.filter((f) => f !== family))
+        expect(() => evaluate(selector.cel.expression, device(other))).toThrow();
+    }
+  });
+});
+
 interface PolicySpec {
   matchConditions: Array<{ expression: string }>;
   variables: Array<{ name: string; expression: string }>;
@@ -391,4 +452,29 @@ test('DRA objects match their upstream schemas (the Job: by the real API server,
   if (!validator) return;
   for (const object of objects)
     expect([objectKey(object), validator.errors(object)]).toEqual([objectKey(object), []]);
+});
+
+test('as a library: a plugin in DRA mode and its driver objects agree on the ServiceAccount', () => {
+  const chart = new Chart(new App(), 'mine');
+  const plugin = new KvmPlugin(chart, 'kvm', { mode: 'dra', namespace: 'devices' });
+  const driver = new DraDriver(chart, 'kvm-dra', { family: 'kvm', namespace: 'devices' });
+  new DraUninstall(chart, 'kvm-dra-uninstall', {
+    family: 'kvm',
+    namespace: 'devices',
+    image: 'registry.example.com/kdp:1',
+    imagePullPolicy: 'IfNotPresent',
+    imagePullSecrets: [],
+    logLevel: 'info',
+    logFormat: 'json',
+  });
+  const objects = chart.toJson() as K8sObject[];
+  const spec = podSpecOf(objects.find((o) => o.kind === 'DaemonSet')!);
+  expect(spec.serviceAccountName).toBe(driver.serviceAccountName);
+  expect(
+    objects.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === driver.serviceAccountName),
+  ).toBeDefined();
+  expect(plugin.daemonSet.apiObject.toJson().spec.template.spec.containers[0].args).toContain('--mode=dra');
+  expect(() => new KvmPlugin(new Chart(new App(), 'x'), 'kvm', { mode: 'dra', draApi: '' })).toThrow(
+    'kvm.mode=dra needs a cluster serving resource.k8s.io/v1',
+  );
 });

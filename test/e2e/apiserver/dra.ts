@@ -128,6 +128,16 @@ function uninstallInBackground(h: Helm, cluster: Cluster) {
   );
 }
 
+const DOCS = path.resolve(__dirname, '..', '..', '..', '..', 'docs', 'DRA.md');
+
+/** The ResourceClaimTemplate examples of docs/DRA.md. */
+export function docsClaimTemplates(): Manifest[] {
+  const blocks = [...fs.readFileSync(DOCS, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
+  return blocks
+    .map((block) => yaml.load(block) as Manifest)
+    .filter((o) => o?.kind === 'ResourceClaimTemplate');
+}
+
 export async function draScenarios(
   cluster: Cluster,
   label: string,
@@ -229,6 +239,17 @@ export async function draScenarios(
     for (const [verb, group, resource] of denied)
       check(!(await can(verb, group, resource)), `${verb} ${resource} allowed`);
     return `${allowed.length} verbs allowed, ${denied.length} others denied`;
+  });
+
+  await scenario(`${label}: the ResourceClaimTemplates of docs/DRA.md are accepted`, async () => {
+    const templates = docsClaimTemplates();
+    check(templates.length === FAMILIES.length, `${templates.length} templates in docs/DRA.md`);
+    for (const template of templates) {
+      const url = `/apis/resource.k8s.io/v1/namespaces/${NAMESPACE}/resourceclaimtemplates?dryRun=All`;
+      const r = await cluster.request('POST', url, template);
+      check(r.status === 201, `${template.metadata.name}: HTTP ${r.status} ${String(r.body.message)}`);
+    }
+    return templates.map((t) => t.metadata.name).join(', ');
   });
 
   let driver: ApiConfig | undefined;
