@@ -19,7 +19,7 @@ import { CxiNetworksPolicy } from '../policies/cxi-networks';
 import { ClusterApis, DEFAULT_CLUSTER_APIS } from './cluster-apis';
 import { DEFAULT_NAMESPACE } from './common';
 import { DevicePluginOptions } from './daemonset';
-import { DeviceMode, DraDriver, DraFamily, DraUninstall, isDraMode } from './dra';
+import { DeviceMode, DraDriver, DraFamily, DraUninstall, draDrivers, isDraMode } from './dra';
 import {
   Condition,
   allOf,
@@ -244,6 +244,7 @@ export class KubeDevicePluginsChart extends Chart {
             nonEmpty(apis.mutatingAdmissionPolicy),
           ),
         },
+        draDrivers: draDrivers({ tdx: values.tdx.mode, kvm: values.kvm.mode, devnode: values.devnode.mode }),
         timeoutSeconds: values.tests.timeoutSeconds,
       });
     }

@@ -15,7 +15,17 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { APP_NAME, HOOK_CONTAINER_SECURITY, hookPodSpec } from './common';
-import { Condition, defineCheck, derive, equals, isSymbolic, symbolic } from './helm/symbolic';
+import { goJson } from './helm/go-json';
+import {
+  Condition,
+  anyOf,
+  defineCheck,
+  defineDerivation,
+  derive,
+  equals,
+  isSymbolic,
+  symbolic,
+} from './helm/symbolic';
 import { componentLabels, objectName } from './release';
 import { PLUGIN_ENTRY } from './daemonset';
 import { ResourceRequirements } from './k8s-types';
@@ -60,6 +70,35 @@ export const draApiCheck = defineCheck<{ family: string; api: string }>(
 {{- fail (printf "%s.mode=dra needs a cluster serving ${DRA_API_VERSION} (Kubernetes 1.34 or newer); this one does not (with helm template, pass --api-versions ${DRA_API_VERSION})" .family) -}}
 {{- end -}}`,
 );
+
+/** The driver of each family in DRA mode, as JSON (`{"kvm":"kvm.kube-device-plugins.io"}`), for `helm test`. */
+export const draDriversJson = defineDerivation({
+  name: 'kdp.dra.drivers',
+  compute: (modes: Record<DraFamily, DeviceMode>) =>
+    goJson(
+      Object.fromEntries(
+        DRA_FAMILIES.filter((family) => modes[family] === 'dra').map((family) => [
+          family,
+          draDriverName(family),
+        ]),
+      ),
+    ),
+  template: `{{- $drivers := dict -}}
+{{- range $family, $mode := . -}}
+{{- if eq $mode "dra" -}}
+{{- $_ := set $drivers $family (printf "%s.${APP_NAME}.io" $family) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $drivers -}}`,
+});
+
+/** The drivers of the families in DRA mode (JSON), and whether there is any. */
+export function draDrivers(modes: Record<DraFamily, DeviceMode>): { value: string; any: Condition } {
+  return {
+    value: derive(draDriversJson, modes),
+    any: anyOf(...DRA_FAMILIES.map((family) => isDraMode(modes[family]))),
+  };
+}
 
 /** What the DaemonSet of a family in DRA mode gets (see DevicePluginDaemonSetProps.dra). */
 export interface DraPodSettings {

@@ -337,7 +337,7 @@ export const VALUES_SCHEMA: JsonSchema = {
       },
     },
     kubeletRootDir: str(
-      "The kubelet's root directory on the nodes (k0s: /var/lib/k0s/kubelet, microk8s: /var/snap/microk8s/common/var/lib/kubelet); the device-plugins and pod-resources dirs are under it.",
+      "The kubelet's root directory on the nodes (k0s: /var/lib/k0s/kubelet, microk8s: /var/snap/microk8s/common/var/lib/kubelet); the device-plugins and pod-resources dirs (and in DRA mode plugins and plugins_registry) are under it.",
       PATTERNS.absolutePath,
     ),
     ...podSettings('global'),

@@ -110,7 +110,9 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
     const defaults = render({});
     const explicit = render({ tdx: { mode: 'devicePlugin' }, kvm: { mode: 'devicePlugin' } });
     expect(explicit.stdout).toBe(defaults.stdout);
-    expect(defaults.stdout).not.toMatch(/resource\.k8s\.io|plugins_registry|--mode=|NODE_NAME|DeviceClass/);
+    expect(defaults.stdout).not.toMatch(
+      /resource\.k8s\.io|plugins_registry|--mode=|NODE_NAME|DeviceClass|KDP_DRA/,
+    );
     for (const family of DRA_FAMILIES) {
       expect(draObjectsOf(defaults.objects, family)).toEqual([]);
       const spec = podSpecOf(daemonSetOf(defaults.objects, family));
@@ -212,6 +214,23 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
       policyName: `${name}-resourceslices`,
       validationActions: ['Deny'],
     });
+  });
+
+  test('helm test in DRA mode: the driver families are named, and the test may list ResourceSlices', () => {
+    const objects = render({ kvm: { mode: 'dra' }, devnode: { mode: 'dra' } }).objects;
+    const pod = objects.find((o) => o.kind === 'Pod' && o.metadata.name === 'kube-device-plugins-test')!;
+    const env = (pod.spec as PodSpec).containers[0].env ?? [];
+    expect(JSON.parse(env.find((e) => e.name === 'KDP_DRA_DRIVERS')!.value!)).toEqual({
+      devnode: 'devnode.kube-device-plugins.io',
+      kvm: 'kvm.kube-device-plugins.io',
+    });
+    const role = objects.find(
+      (o) => o.kind === 'ClusterRole' && o.metadata.name === 'kube-device-plugins-test',
+    )!;
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['nodes'], verbs: ['list'] },
+      { apiGroups: ['resource.k8s.io'], resources: ['resourceslices'], verbs: ['list'] },
+    ]);
   });
 
   test('a family in DRA mode needs resource.k8s.io/v1: the install fails naming the family', () => {

@@ -161,6 +161,17 @@ resource.k8s.io/v1
 {{- end -}}
 {{- end }}
 
+{{- /* kdp.dra.drivers: the template twin of a TypeScript derivation (see synth/helm/symbolic.ts). */}}
+{{- define "kdp.dra.drivers" -}}
+{{- $drivers := dict -}}
+{{- range $family, $mode := . -}}
+{{- if eq $mode "dra" -}}
+{{- $_ := set $drivers $family (printf "%s.kube-device-plugins.io" $family) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $drivers -}}
+{{- end }}
+
 {{- /* kdp.image: the template twin of a TypeScript derivation (see synth/helm/symbolic.ts). */}}
 {{- define "kdp.image" -}}
 {{- if .digest -}}

@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
+import { TestSettings, runChecks } from '../../../chart-test/checks';
 import { ApiConfig, apiRequest } from '../../../chart-test/kube-api';
 import { NODE_NAME_EXTRA, draDriverName } from '../../../synth/dra';
 import { Helm, helmEnvironment, runHelm } from '../../synth/helpers/helm';
@@ -332,6 +333,52 @@ export async function draScenarios(
       return `refused: "${message.slice(message.indexOf('on node'))}"`;
     },
   );
+
+  await scenario(`${label}: helm test checks in DRA mode, with the test's own RBAC`, async () => {
+    const hooks = manifests(helm(h, cluster, ['get', 'hooks', RELEASE, '-n', NAMESPACE]));
+    const testPod = hooks.find((o) => o.kind === 'Pod');
+    check(testPod !== undefined, 'no test hook pod');
+    const containers = (
+      testPod!.spec as { containers: Array<{ env: Array<{ name: string; value?: string }> }> }
+    ).containers;
+    const env = Object.fromEntries(containers[0].env.map((e) => [e.name, e.value ?? '']));
+    const drivers = JSON.parse(env.KDP_DRA_DRIVERS) as Record<string, string>;
+    check(
+      Object.keys(drivers).sort().join() === [...FAMILIES].sort().join(),
+      `KDP_DRA_DRIVERS: ${env.KDP_DRA_DRIVERS}`,
+    );
+    const api = await token(cluster, env.KDP_SERVICE_ACCOUNT);
+    // No DaemonSet controller here: kvm and devnode each run on one node; only kvm has published a slice.
+    await cluster.reportDaemonSets(NAMESPACE, (component) =>
+      component === 'kvm' || component === 'devnode' ? 1 : 0,
+    );
+    const settings: TestSettings = {
+      namespace: NAMESPACE,
+      instance: RELEASE,
+      plugins: JSON.parse(env.KDP_PLUGINS) as TestSettings['plugins'],
+      draDrivers: drivers,
+      serviceAccount: env.KDP_SERVICE_ACCOUNT,
+      image: env.KDP_IMAGE,
+      timeoutSeconds: 2,
+      pollMs: 500,
+    };
+    const results = await runChecks(api, settings);
+    const outcome = (name: string) => results.find((r) => r.check.startsWith(name));
+    const summary = results.map((r) => `${r.check}=${r.outcome}`).join('; ');
+    const kvm = outcome(`kvm: ResourceSlices of ${draDriverName('kvm')}`);
+    check(
+      kvm?.outcome === 'pass' && kvm.detail.includes(`${NODES[0]}=1`),
+      `kvm: ${kvm?.detail} (${summary})`,
+    );
+    const devnode = outcome(`devnode: ResourceSlices of ${draDriverName('devnode')}`);
+    check(devnode?.outcome === 'fail', `a driver that never published must fail: ${summary}`);
+    check(outcome('tdx: DaemonSet ready')?.outcome === 'skip', summary);
+    check(
+      !results.some((r) => /allocatable/.test(r.check) && /^(kvm|tdx|devnode)/.test(r.check)),
+      `an allocatable check for a DRA family: ${summary}`,
+    );
+    return `${kvm!.detail}; devnode without a slice fails: ${devnode!.detail.slice(0, 80)}`;
+  });
 
   await scenario(`${label}: the server type-checks the DRA policies without warnings`, async () => {
     const policies = installed.filter((o) => o.kind === 'ValidatingAdmissionPolicy');

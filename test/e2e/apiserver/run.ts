@@ -367,22 +367,9 @@ async function chartTestScenarios(
     };
     // No kubelet and no DaemonSet controller here: play their part. cxi runs on one node that advertises its
     // NICs; kvm runs on one node but never registered (must fail); every other plugin has no node.
-    const daemonSets = (await cluster.request('GET', `/apis/apps/v1/namespaces/${namespace}/daemonsets`)).body
-      .items as Array<{ metadata: { name: string; generation: number; labels: Record<string, string> } }>;
-    for (const ds of daemonSets) {
-      const component = ds.metadata.labels['app.kubernetes.io/component'];
-      const desired = component === 'cxi' || component === 'kvm' ? 1 : 0;
-      const status = {
-        observedGeneration: ds.metadata.generation,
-        desiredNumberScheduled: desired,
-        numberReady: desired,
-        currentNumberScheduled: desired,
-        numberMisscheduled: 0,
-      };
-      const url = `/apis/apps/v1/namespaces/${namespace}/daemonsets/${ds.metadata.name}/status`;
-      const response = await cluster.request('PATCH', url, { status });
-      check(response.status === 200, `${url}: HTTP ${response.status} ${String(response.body.message)}`);
-    }
+    await cluster.reportDaemonSets(namespace, (component) =>
+      component === 'cxi' || component === 'kvm' ? 1 : 0,
+    );
     const nodeName = `${release}-node`;
     await cluster.create(
       '/api/v1/nodes',
