@@ -34,7 +34,12 @@ import {
 import { CxiNetworkAttachment, cxiNetworksAnnotation } from './multus';
 import { CexPlugin } from './plugins/cex';
 import { CxiPlugin } from './plugins/cxi';
-import { DevnodePlugin } from './plugins/devnode';
+import {
+  DEVNODE_CONFIG_DIR,
+  DEVNODE_CONFIG_FLAG,
+  DevnodePlugin,
+  devnodeConfigMapName,
+} from './plugins/devnode';
 import { KvmPlugin } from './plugins/kvm';
 import { NetdevicePlugin } from './plugins/netdevice';
 import { TdxPlugin } from './plugins/tdx';
@@ -131,6 +136,11 @@ export class KubeDevicePluginsChart extends Chart {
           imagePullSecrets: values.imagePullSecrets,
           logLevel: values.logLevel,
           logFormat: values.logFormat,
+          // devnode requires --config, even for the one-shot.
+          ...(family === 'devnode' && {
+            args: [DEVNODE_CONFIG_FLAG],
+            configMap: { name: devnodeConfigMapName(uninstall), mountPath: DEVNODE_CONFIG_DIR },
+          }),
         });
       }
     };

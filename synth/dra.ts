@@ -242,6 +242,10 @@ export interface DraUninstallProps {
   readonly imagePullSecrets: Array<{ name: string }>;
   readonly logLevel: string;
   readonly logFormat: string;
+  /** Flags the family requires even for the one-shot (devnode: `--config`). */
+  readonly args?: string[];
+  /** A ConfigMap mounted read-only at `mountPath`, for such a flag's file. */
+  readonly configMap?: { readonly name: string; readonly mountPath: string };
 }
 
 /** The `pre-delete` hook that removes a driver's ResourceSlices when the release is uninstalled. */
@@ -292,11 +296,18 @@ export class DraUninstall extends Construct {
                   '--dra-uninstall',
                   `--log-level=${props.logLevel}`,
                   `--log-format=${props.logFormat}`,
+                  ...(props.args ?? []),
                 ],
                 resources,
                 securityContext: HOOK_CONTAINER_SECURITY,
+                ...(props.configMap && {
+                  volumeMounts: [{ name: 'config', mountPath: props.configMap.mountPath, readOnly: true }],
+                }),
               },
             ],
+            ...(props.configMap && {
+              volumes: [{ name: 'config', configMap: { name: props.configMap.name } }],
+            }),
           },
         },
       },

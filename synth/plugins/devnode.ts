@@ -50,8 +50,10 @@ export const DEVNODE_DEFAULTS = {
 };
 
 /** JSON is YAML too: the plugin reads the file either way, and JSON is what Helm can write byte-exactly. */
-const CONFIG_DIR = '/etc/kube-device-plugins';
+export const DEVNODE_CONFIG_DIR = '/etc/kube-device-plugins';
 const CONFIG_FILE = 'devnode.json';
+/** `--config`, which the plugin requires (the DRA uninstall Job passes it too). */
+export const DEVNODE_CONFIG_FLAG = `--config=${DEVNODE_CONFIG_DIR}/${CONFIG_FILE}`;
 
 /**
  * The config file. A resource name twice makes the plugin refuse the file (and exit at start-up), and no JSON
@@ -80,6 +82,11 @@ export const devnodeConfigJson = defineDerivation({
 {{- dict "resources" .resources | toPrettyJson -}}`,
 });
 
+/** The ConfigMap holding the config file. */
+export function devnodeConfigMapName(scope: Construct): string {
+  return objectName(scope, 'devnode');
+}
+
 export class DevnodePlugin extends Construct {
   readonly daemonSet: DevicePluginDaemonSet;
 
@@ -90,11 +97,11 @@ export class DevnodePlugin extends Construct {
       ...p,
       plugin: 'devnode',
       dra: draPodSettings(this, 'devnode', p.mode, p.draApi ?? DRA_API_VERSION),
-      args: [`--config=${CONFIG_DIR}/${CONFIG_FILE}`],
+      args: [DEVNODE_CONFIG_FLAG],
       hostPaths: [HOST_PATHS.dev],
       configFile: {
-        configMapName: objectName(this, 'devnode'),
-        mountPath: CONFIG_DIR,
+        configMapName: devnodeConfigMapName(this),
+        mountPath: DEVNODE_CONFIG_DIR,
         fileName: CONFIG_FILE,
         content: derive(devnodeConfigJson, { resources: p.config.resources }),
       },

@@ -20,6 +20,10 @@ import {
   NODE_NAME_EXTRA,
   draDriverName,
 } from '../../synth/dra';
+import { COMMON_FLAGS } from '../../plugins/cli/command';
+import { draSettings } from '../../plugins/cli/dra';
+import { parseFlags } from '../../plugins/cli/flags';
+import { loadCommand } from '../../plugins/cli/main';
 import { PodSpec } from '../../synth/k8s-types';
 import { KvmPlugin } from '../../synth/plugins/kvm';
 import { writeChart } from '../../synth/render';
@@ -280,6 +284,32 @@ describe.each(helms().map((helm) => [`Helm ${helm.major}`, helm] as [string, Hel
     expect(result.stderr).toContain(field);
   });
 });
+
+test.each(Object.keys(DRA_SETS))(
+  "the plugins' own flag parsers accept what the DRA DaemonSets and uninstall Jobs pass: %s",
+  (set) => {
+    const pods = synthObjects(DRA_SETS[set])
+      .filter((o) => o.kind === 'DaemonSet' || o.kind === 'Job')
+      .map((o) => (o.spec as { template: { spec: PodSpec } }).template.spec);
+    const checked: string[] = [];
+    for (const container of pods.flatMap((spec) => spec.containers)) {
+      const family = container.command[container.command.length - 1];
+      if (!(DRA_FAMILIES as readonly string[]).includes(family)) continue;
+      // NODE_NAME comes from the downward API (spec.nodeName) in the DaemonSet.
+      const env = (container.env ?? []).some((e) => e.name === 'NODE_NAME') ? { NODE_NAME: 'node-a' } : {};
+      const { values } = parseFlags(
+        [...loadCommand(family)!.flags, ...COMMON_FLAGS],
+        container.args ?? [],
+        env,
+      );
+      if (values.mode !== 'dra') continue;
+      expect(() => draSettings(values, true)).not.toThrow();
+      checked.push(`${family}${values.draUninstall ? ' uninstall' : ''}`);
+    }
+    expect(checked.length).toBeGreaterThan(0);
+    expect(checked.filter((c) => c.endsWith('uninstall')).length * 2).toBe(checked.length);
+  },
+);
 
 describe('the DeviceClass selects its driver’s devices, by CEL', () => {
   const objects = synthObjects(ALL_DRA);
