@@ -3,8 +3,9 @@
  * family in `mode: dra` (DeviceClasses, ValidatingAdmissionPolicies, RBAC accepted by the server), the
  * driver's RBAC as the server's authorizer sees it, the slice policy with real ServiceAccount tokens (a token
  * bound to a pod on a node carries the node in the user's extra: checked with a SelfSubjectReview), the
- * uninstall account, and `helm uninstall` running the pre-delete hook (this tier has no Job controller or
- * kubelet: the test plays the Job's part with the Job's own ServiceAccount, then reports it complete).
+ * uninstall account, and `helm uninstall` running the pre-delete hooks (this tier has no Job controller or
+ * kubelet: the test runs each Job's command, the real CLI from dist/, with a token of the Job's own
+ * ServiceAccount, then reports the Job complete).
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
@@ -137,6 +138,28 @@ export function docsClaimTemplates(): Manifest[] {
   return blocks
     .map((block) => yaml.load(block) as Manifest)
     .filter((o) => o?.kind === 'ResourceClaimTemplate');
+}
+
+const CLI = path.resolve(__dirname, '..', '..', '..', '..', 'bin', 'kube-device-plugins.js');
+
+/** Runs the plugins' CLI to its exit. */
+function runCli(args: string[]): Promise<{ status: number | null; output: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  return new Promise((resolve) => child.on('exit', (status) => resolve({ status, output })));
+}
+
+/** A kubeconfig for the cluster with `api`'s token (a ServiceAccount's), written beside the cluster's. */
+function kubeconfigFor(cluster: Cluster, api: ApiConfig): string {
+  const config = JSON.parse(fs.readFileSync(cluster.kubeconfig, 'utf8')) as {
+    users: Array<{ user: { token: string } }>;
+  };
+  config.users[0].user.token = api.token;
+  const file = path.join(cluster.dir, `kubeconfig-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  fs.writeFileSync(file, JSON.stringify(config), { mode: 0o600 });
+  return file;
 }
 
 export async function draScenarios(
@@ -389,12 +412,17 @@ export async function draScenarios(
   });
 
   await scenario(
-    `${label}: helm uninstall runs the pre-delete Job, whose account removes every slice`,
+    `${label}: helm uninstall runs the pre-delete Jobs: the real --dra-uninstall, as the Job's account, removes every slice`,
     async () => {
       const done = uninstallInBackground(h, cluster);
       const jobs = `/apis/batch/v1/namespaces/${NAMESPACE}/jobs`;
       // Helm creates the hook Jobs one by one and waits for each: play the Job controller and the pod.
       const handled = new Set<string>();
+      const driverSlices = async (family: string) => {
+        const selector = encodeURIComponent(`spec.driver=${draDriverName(family as 'kvm')}`);
+        return ((await cluster.request('GET', `${SLICES}?fieldSelector=${selector}`)).body.items as unknown[])
+          .length;
+      };
       let deletedSlices = 0;
       const deadline = Date.now() + 60_000;
       let result: { status: number | null; output: string } | undefined;
@@ -404,25 +432,26 @@ export async function draScenarios(
         for (const job of items.filter((j) => !handled.has(j.metadata.name))) {
           handled.add(job.metadata.name);
           const spec = job.spec as {
-            template: { spec: { serviceAccountName: string; containers: Array<{ command: string[] }> } };
+            template: {
+              spec: { serviceAccountName: string; containers: Array<{ command: string[]; args: string[] }> };
+            };
           };
           const family = spec.template.spec.containers[0].command.slice(-1)[0];
-          // What `--dra-uninstall` does, with the Job's own ServiceAccount: every slice of the driver, every node.
+          // The Job's own command (the real CLI from dist/), as the Job's own ServiceAccount.
           const api = await token(cluster, spec.template.spec.serviceAccountName);
-          const selector = encodeURIComponent(`spec.driver=${draDriverName(family as 'kvm')}`);
-          const list = await apiRequest(api, 'GET', `${SLICES}?fieldSelector=${selector}`);
+          const before = await driverSlices(family);
+          const run = await runCli([
+            family,
+            ...spec.template.spec.containers[0].args,
+            `--kubeconfig=${kubeconfigFor(cluster, api)}`,
+          ]);
+          check(run.status === 0, `${family} --dra-uninstall exited ${run.status}: ${run.output}`);
           check(
-            list.status === 200,
-            `${family} uninstall: list HTTP ${list.status} ${String(list.body.message)}`,
+            /deleted/.test(run.output),
+            `${family} --dra-uninstall did not log what it deleted: ${run.output}`,
           );
-          for (const item of (list.body.items ?? []) as Manifest[]) {
-            const r = await apiRequest(api, 'DELETE', `${SLICES}/${item.metadata.name}`);
-            check(
-              r.status === 200,
-              `${family} uninstall: delete ${item.metadata.name}: HTTP ${r.status} ${String(r.body.message)}`,
-            );
-            deletedSlices++;
-          }
+          check((await driverSlices(family)) === 0, `${family}: slices left after --dra-uninstall`);
+          deletedSlices += before;
           const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
           // Newer servers want SuccessCriteriaMet before Complete; others refuse it without a successPolicy.
           const complete = (conditions: string[]) =>
@@ -467,7 +496,7 @@ export async function draScenarios(
           'DELETE',
           `/api/v1/namespaces/${NAMESPACE}/pods/${driverPod}?gracePeriodSeconds=0`,
         );
-      return `${handled.size} hook Jobs, ${deletedSlices} slices deleted by the uninstall accounts, ${installed.length} objects gone`;
+      return `${handled.size} hook Jobs, ${deletedSlices} slices deleted by the real --dra-uninstall as the Jobs' accounts, ${installed.length} objects gone`;
     },
   );
 }
