@@ -23,6 +23,7 @@ import { SlicePublisher, kubeSliceApi, type SliceApi, type SliceStatus } from '.
 export {
   allocationToCdi,
   claimSpecFileName,
+  draDeviceName,
   DraDriver,
   type ClaimReader,
   type ResourceClaimView,
