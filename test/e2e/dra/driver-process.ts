@@ -44,7 +44,8 @@ export class DriverProcess {
     const [script, args, env] = interim()
       ? [
           INTERIM,
-          [s.family, ...common],
+          // kvm's own CDI spec is off in DRA mode (the driver writes one per claim).
+          [s.family, ...common, ...(s.family === 'kvm' ? ['--cdi=false'] : [])],
           {
             KDP_DRA_DRIVER: s.driverName,
             NODE_NAME: s.nodeName,

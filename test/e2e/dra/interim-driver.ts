@@ -37,6 +37,11 @@ async function main(argv: string[]): Promise<void> {
     onShutdown: (fn: () => Promise<void> | void) => shutdown.push(fn),
   } as unknown as PluginContext;
   await command.run(ctx);
+  // What the CLI's DRA mode chooses for a shared node: one device many claims hold at once.
+  for (const plugin of resources) {
+    const options = (plugin as unknown as { options?: { sharing?: string } }).options;
+    if (options && 'devfsRoot' in options) options.sharing = 'allocations';
+  }
   const mode = await startDraMode({
     driverName: need('KDP_DRA_DRIVER'),
     nodeName: need('NODE_NAME'),

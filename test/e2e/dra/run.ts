@@ -28,6 +28,7 @@ import { REPO_ROOT } from '../plugin-process';
 import { report, rows, scenario } from '../scenario-table';
 import type { DraResults } from '../../../bench/scenarios/real-dra';
 import { cdiSchemaErrors } from '../../helpers/cdi-schema';
+import { UPSTREAM_DIR } from '../../helpers/upstream';
 import { DriverProcess, interim } from './driver-process';
 import { FAMILIES, setUpFamily, type DeviceFault, type DraFamily } from './families';
 import { KubeletDra, ensureDraHarness, type HarnessEvent } from './kubelet-dra';
@@ -197,6 +198,10 @@ function cdiSpecs(dir: string): Map<string, CdiFile> {
 /** The claim's spec files: exist, schema-valid, hold only the claim's devices, name the fixture's node. */
 function checkCdi(cdiDir: string, ids: string[], hostPath: string | undefined): string[] {
   check(ids.length > 0, 'NodePrepareResources returned no CDI IDs');
+  check(
+    fs.existsSync(path.join(UPSTREAM_DIR, 'cdi', 'schema.json')),
+    `the upstream CDI schema is needed: no ${UPSTREAM_DIR}/cdi/schema.json (KDP_UPSTREAM_DIR points elsewhere)`,
+  );
   const specs = cdiSpecs(cdiDir);
   const files = new Set<string>();
   for (const id of ids) {
