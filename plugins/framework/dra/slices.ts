@@ -321,3 +321,27 @@ export function kubeSliceApi(options: KubeOptions = {}): SliceApi {
     },
   };
 }
+
+/**
+ * Uninstall: delete every ResourceSlice of `driver`, on every node (the chart's pre-delete hook runs
+ * this once for the cluster). A slice already gone (404) counts as deleted by someone else, not as an
+ * error. Returns how many this call deleted; an API error is thrown with a short text.
+ */
+export async function deleteDriverSlices(driver: string, options: KubeOptions = {}): Promise<number> {
+  const api = lazyKubeClients(options)<ResourceSlicesApi>((k8s) => k8s.ResourceV1Api);
+  let deleted = 0;
+  try {
+    const list = await api.listResourceSlice({ fieldSelector: `spec.driver=${driver}` });
+    for (const slice of list.items) {
+      try {
+        await api.deleteResourceSlice({ name: slice.metadata?.name ?? '' });
+        deleted++;
+      } catch (err) {
+        if ((err as { code?: number }).code !== 404) throw err;
+      }
+    }
+  } catch (err) {
+    throw new Error(`deleting the ResourceSlices of ${driver}: ${apiErrorText(err)}`);
+  }
+  return deleted;
+}
