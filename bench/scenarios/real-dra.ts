@@ -14,6 +14,8 @@ export interface DraResults {
   kubernetes: string;
   machine: string;
   driver: string;
+  /** The command line that ran the driver (the CLI, or the interim driver before it had `--mode dra`). */
+  command: string;
   /** Device node removed → slice without it seen on a watch; made again → slice with it. */
   sliceUpdateMs: { withdraw: number[]; restore: number[] };
   /** The kubelet's NodePrepareResources / NodeUnprepareResources gRPC calls (its own log records). */
@@ -38,13 +40,14 @@ export const bench: BenchScenario = {
   notes: [
     'From `npm run e2e:dra` (test/e2e/dra/): the family as a real process (`node dist/plugins/cli/main.js kvm --mode dra`, kvm fixture tree) against etcd + kube-apiserver + kube-scheduler + kube-controller-manager and the kubelet’s own DRA manager and plugin manager (k8s.io/kubernetes/pkg/kubelet/cm/dra, linked into test/e2e/dra/kubelet/), versions as shown.',
     'Device change → slice updated: the fixture’s /dev/kvm removed (or made again) → a watch on the API server’s ResourceSlices (field selector spec.driver) delivers the pool without (with) the device. It includes the family’s inotify rescan, the full-pool write with its generation bumped, and the watch delivery.',
+    'Measured by `npm run e2e:dra` on the machine named in the first row, whatever else ran there (on the 2-core CI machine other builds may share the cores); percentiles nearest-rank.',
     'NodePrepareResources / NodeUnprepareResources: the gRPC call as the kubelet’s DRA plugin client times it (its "Calling … rpc" and "Done calling … rpc" records), one pod (one claim, the shared kvm device) per call, the pods created at once and prepared one at a time. The driver reads the claim from the API server, writes the claim’s CDI spec and its checkpoint (fsync) before answering. PrepareResources: the kubelet’s whole admission step for the pod (claim reads, its own checkpoint, the call).',
   ],
   async run(): Promise<BenchRow[]> {
     const r = JSON.parse(fs.readFileSync(resultsFile(), 'utf8')) as DraResults;
     const changes = [...r.sliceUpdateMs.withdraw, ...r.sliceUpdateMs.restore];
     return [
-      { metric: 'e2e:dra run', value: `${r.date}; ${r.machine}` },
+      { metric: 'e2e:dra run', value: `${r.date}; ${r.machine}; \`${r.command}\`` },
       {
         metric: `kubelet DRA manager ${r.kubernetes}, ${r.driver}: device change → slice updated on the API server, p50 / p99 (${changes.length} changes)`,
         value: p50p99(changes),

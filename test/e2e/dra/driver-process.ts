@@ -1,8 +1,6 @@
 /**
  * A family in DRA mode as the chart runs it: `node dist/plugins/cli/main.js <family> --mode dra …`, a real
- * process with its own kubeconfig, kubelet root dir and CDI dir, its logs kept in a file. Until the CLI has
- * `--mode dra` (branch dra-mode), KDP_DRA_INTERIM=1 runs interim-driver.ts instead (the family's command
- * under `startDraMode`); the tier prints which one ran.
+ * process with its own kubeconfig, kubelet root dir and CDI dir, its logs kept in a file.
  */
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
@@ -11,9 +9,6 @@ import * as path from 'path';
 import { REPO_ROOT } from '../plugin-process';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'plugins', 'cli', 'main.js');
-const INTERIM = path.join(REPO_ROOT, 'dist', 'test', 'e2e', 'dra', 'interim-driver.js');
-
-export const interim = (): boolean => process.env.KDP_DRA_INTERIM === '1';
 
 export interface DriverSettings {
   family: string;
@@ -41,35 +36,19 @@ export class DriverProcess {
     const log = fs.createWriteStream(logFile, { flags: 'a' });
     const s = settings;
     const common = [`--cdi-dir=${s.cdiDir}`, `--http-addr=${s.httpAddr}`, '--log-level=debug', ...s.args];
-    const [script, args, env] = interim()
-      ? [
-          INTERIM,
-          // kvm's own CDI spec is off in DRA mode (the driver writes one per claim).
-          [s.family, ...common, ...(s.family === 'kvm' ? ['--cdi=false'] : [])],
-          {
-            KDP_DRA_DRIVER: s.driverName,
-            NODE_NAME: s.nodeName,
-            KUBECONFIG: s.kubeconfig,
-            KUBELET_ROOT_DIR: s.kubeletRootDir,
-          },
-        ]
-      : [
-          CLI,
-          [
-            s.family,
-            '--mode=dra',
-            `--dra-driver-name=${s.driverName}`,
-            `--node-name=${s.nodeName}`,
-            `--kubeconfig=${s.kubeconfig}`,
-            `--kubelet-root-dir=${s.kubeletRootDir}`,
-            ...common,
-          ],
-          {},
-        ];
-    log.write(`--- ${new Date().toISOString()} node ${script} ${args.join(' ')}\n`);
-    this.child = spawn(process.execPath, [script, ...args], {
+    const args = [
+      s.family,
+      '--mode=dra',
+      `--dra-driver-name=${s.driverName}`,
+      `--node-name=${s.nodeName}`,
+      `--kubeconfig=${s.kubeconfig}`,
+      `--kubelet-root-dir=${s.kubeletRootDir}`,
+      ...common,
+    ];
+    log.write(`--- ${new Date().toISOString()} node ${CLI} ${args.join(' ')}\n`);
+    this.child = spawn(process.execPath, [CLI, ...args], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, ...env },
+      env: { PATH: process.env.PATH },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout!.pipe(log, { end: false });

@@ -29,7 +29,7 @@ import { report, rows, scenario } from '../scenario-table';
 import type { DraResults } from '../../../bench/scenarios/real-dra';
 import { cdiSchemaErrors } from '../../helpers/cdi-schema';
 import { UPSTREAM_DIR } from '../../helpers/upstream';
-import { DriverProcess, interim } from './driver-process';
+import { DriverProcess } from './driver-process';
 import { FAMILIES, setUpFamily, type DeviceFault, type DraFamily } from './families';
 import { KubeletDra, ensureDraHarness, type HarnessEvent } from './kubelet-dra';
 import { SliceWatch, attribute, poolGeneration, sliceDevices, type SliceDeviceView } from './slice-watch';
@@ -38,8 +38,8 @@ const PORTS = { etcdClient: 25790, etcdPeer: 25800, apiserver: 18443 };
 const VERSION = 'v1.37';
 const NODE = 'dra-node-1';
 const NS = 'dra-e2e';
-const BENCH_SLICE_CYCLES = Number(process.env.KDP_DRA_BENCH_CYCLES ?? 25);
-const BENCH_PODS = Number(process.env.KDP_DRA_BENCH_PODS ?? 40);
+const BENCH_SLICE_CYCLES = Number(process.env.KDP_DRA_BENCH_CYCLES ?? 50);
+const BENCH_PODS = Number(process.env.KDP_DRA_BENCH_PODS ?? 100);
 
 function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
@@ -344,7 +344,7 @@ async function familyScenarios(
           );
         await driver.waitReady();
         const n = sliceDevices(slices).length;
-        return `${interim() ? 'interim driver' : 'CLI'}; registered ${registeredMs} ms after spawn; ${n} device(s), ${device.name} at ${f.path}`;
+        return `registered ${registeredMs} ms after spawn; ${n} device(s), ${device.name} at ${f.path}`;
       },
     );
     if (!registered) return;
@@ -518,31 +518,30 @@ async function familyScenarios(
       check(items.length === 1, `${items.length} slices after SIGTERM, expected the one kept`);
     });
 
-    if (!interim())
-      await scenario(`${family}: --dra-uninstall deletes the driver's slices`, async () => {
-        const driver = new DriverProcess(
-          {
-            family,
-            driverName: f.driverName,
-            nodeName: NODE,
-            kubeconfig: cluster.kubeconfig,
-            kubeletRootDir: ctx.kubeletRoot,
-            cdiDir: run.cdiDir,
-            httpAddr: '',
-            args: [...f.args, '--dra-uninstall'],
-          },
-          run.log,
-        );
-        live.drivers.add(driver);
-        const code = await until(
-          'the uninstall run to exit',
-          async () => (driver.running ? undefined : driver.stop()),
-          60_000,
-        );
-        live.drivers.delete(driver);
-        check(code === 0, `exit ${code}`);
-        await run.watch.waitFor('no slice left', NODE, (s) => s.length === 0);
-      });
+    await scenario(`${family}: --dra-uninstall deletes the driver's slices`, async () => {
+      const driver = new DriverProcess(
+        {
+          family,
+          driverName: f.driverName,
+          nodeName: NODE,
+          kubeconfig: cluster.kubeconfig,
+          kubeletRootDir: ctx.kubeletRoot,
+          cdiDir: run.cdiDir,
+          httpAddr: '',
+          args: [...f.args, '--dra-uninstall'],
+        },
+        run.log,
+      );
+      live.drivers.add(driver);
+      const code = await until(
+        'the uninstall run to exit',
+        async () => (driver.running ? undefined : driver.stop()),
+        60_000,
+      );
+      live.drivers.delete(driver);
+      check(code === 0, `exit ${code}`);
+      await run.watch.waitFor('no slice left', NODE, (s) => s.length === 0);
+    });
   } finally {
     run.watch.stop();
     live.watches.delete(run.watch);
@@ -635,7 +634,7 @@ async function main(): Promise<number> {
       return `${((Date.now() - started) / 1000).toFixed(0)} s${h.built ? ` (harness built in ${h.seconds.toFixed(0)} s)` : ''}`;
     },
   );
-  if (!built) return report(interim() ? ' (KDP_DRA_INTERIM=1: the interim driver, not the CLI)' : '');
+  if (!built) return report();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-e2e-dra-'));
   live.root = root;
   const kubeletRoot = path.join(root, 'kubelet');
@@ -644,6 +643,7 @@ async function main(): Promise<number> {
     kubernetes: '',
     machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}`,
     driver: 'kvm',
+    command: 'node dist/plugins/cli/main.js kvm --mode dra',
     sliceUpdateMs: { withdraw: [], restore: [] },
     prepareRpcMs: [],
     unprepareRpcMs: [],
@@ -698,7 +698,7 @@ async function main(): Promise<number> {
     fs.writeFileSync(file, JSON.stringify(results, null, 2));
     console.log(`wrote ${path.relative(REPO_ROOT, file)} (bench/scenarios/real-dra.ts reports it)`);
   }
-  return report(interim() ? ' (KDP_DRA_INTERIM=1: the interim driver, not the CLI)' : '');
+  return report();
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
