@@ -64,6 +64,8 @@ const live = {
   drivers: new Set<DriverProcess>(),
   watches: new Set<SliceWatch>(),
   root: undefined as string | undefined,
+  /** Set by SIGINT/SIGTERM: no further family is started. */
+  stopping: false,
 };
 
 async function stopEverything(): Promise<void> {
@@ -685,14 +687,14 @@ async function main(): Promise<number> {
     );
     if (up && ctx) {
       let port = 18480;
-      for (const family of families) await familyScenarios(ctx, family, port++, results);
+      for (const family of families) if (!live.stopping) await familyScenarios(ctx, family, port++, results);
     }
   } finally {
     if (rows.some((r) => !r.ok) && process.env.KDP_E2E_LOGS && live.cluster)
       console.log(live.cluster.logTail());
     await stopEverything();
   }
-  if (results.prepareRpcMs.length > 0) {
+  if (results.prepareRpcMs.length > 0 && !live.stopping) {
     const file = path.join(REPO_ROOT, 'dist', 'e2e', 'dra-results.json');
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, JSON.stringify(results, null, 2));
@@ -704,6 +706,7 @@ async function main(): Promise<number> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
   process.once(signal, () => {
     console.log(`${signal}: stopping every process and removing the state`);
+    live.stopping = true;
     void stopEverything().then(() => process.exit(130));
   });
 
