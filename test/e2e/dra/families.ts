@@ -39,7 +39,7 @@ export const driverName = (family: string) => `${family}.kube-device-plugins.io`
 const attr = (family: string, name: string) => `device.attributes["${driverName(family)}"].${name}`;
 
 /** Replace the node with a regular file (not a device: unhealthy), and make it again. */
-function notADevice(
+export function notADevice(
   file: string,
   containerPath: string,
   node: { major: number; minor: number },

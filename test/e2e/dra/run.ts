@@ -10,6 +10,7 @@
  *     claim allocated, and the kubelet side's NodePrepareResources returns CDI IDs whose spec files are
  *     valid by the upstream CDI schema;
  *   - a driver killed and started again keeps its prepared claims (it unprepares them afterwards);
+ *   - a held device going unhealthy reaches the kubelet's DRA manager through the health stream;
  *   - deleting a pod unprepares it and removes its spec; the controller clears the reservation;
  *   - a device going unhealthy, or vanishing, updates the slice (and coming back too);
  *   - SIGTERM exits 0 and keeps the slice; `--dra-uninstall` deletes it.
@@ -30,7 +31,7 @@ import type { DraResults } from '../../../bench/scenarios/real-dra';
 import { cdiSchemaErrors } from '../../helpers/cdi-schema';
 import { UPSTREAM_DIR } from '../../helpers/upstream';
 import { DriverProcess } from './driver-process';
-import { FAMILIES, setUpFamily, type DeviceFault, type DraFamily } from './families';
+import { FAMILIES, notADevice, setUpFamily, type DeviceFault, type DraFamily } from './families';
 import { KubeletDra, ensureDraHarness, type HarnessEvent } from './kubelet-dra';
 import { SliceWatch, attribute, poolGeneration, sliceDevices, type SliceDeviceView } from './slice-watch';
 
@@ -440,6 +441,52 @@ async function familyScenarios(
         check(!checkpointed().includes(a.claimUid), `claim ${a.claimUid} still checkpointed after unprepare`);
         return `${b.results[0].device} for ${podB}${f.shared ? ' (shared with ' + podA + ')' : ''}; ${podA} unprepared by the new process`;
       });
+
+      await scenario(
+        `${family}: a held device going unhealthy reaches the kubelet (health stream)`,
+        async () => {
+          // The kubelet's DRA manager watches the driver's DRAResourceHealth stream (ResourceHealthStatus,
+          // beta and on in 1.37) and names the pods whose devices changed health.
+          const b = claimB;
+          check(b, `${podB} was not prepared`);
+          const held = sliceDevices(run.watch.of(NODE)).find((d) => d.name === b.results[0].device);
+          check(held, `${b.results[0].device} (held by ${podB}) is not in the slice`);
+          const containerPath = attribute(held, f.driverName, 'path')?.string ?? '';
+          const major = attribute(held, f.driverName, 'major')?.int;
+          const minor = attribute(held, f.driverName, 'minor')?.int;
+          check(
+            containerPath && major !== undefined && minor !== undefined,
+            `${held.name}: no path/major/minor`,
+          );
+          const fault = notADevice(
+            path.join(familyRoot, 'dev', path.basename(containerPath)),
+            containerPath,
+            {
+              major,
+              minor,
+            },
+          );
+          const from = kubelet.events.length;
+          const at = Date.now();
+          fault.apply();
+          let seen: HarnessEvent;
+          try {
+            seen = await kubelet.waitFor(
+              `the DRA manager's health update naming ${podB}`,
+              (e) =>
+                e.msg === 'Sending health update notification for pods' && String(e.kv?.pods).includes(b.uid),
+              30_000,
+              from,
+            );
+          } finally {
+            fault.undo();
+          }
+          await run.watch.waitFor(`${held.name} back`, NODE, (s) =>
+            usable(sliceDevices(s).find((d) => d.name === held.name)),
+          );
+          return `${held.name} unhealthy → the kubelet named ${podB} after ${seen.at - at} ms`;
+        },
+      );
 
       await scenario(`${family}: pod deleted → unprepared, spec removed, reservation cleared`, async () => {
         const b = claimB;
