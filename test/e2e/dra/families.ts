@@ -36,7 +36,8 @@ export interface DraFamily {
 
 export const driverName = (family: string) => `${family}.kube-device-plugins.io`;
 
-const attr = (family: string, name: string) => `device.attributes["${driverName(family)}"].${name}`;
+/** `device.attributes["<driver>"].<name>` in CEL. */
+export const attr = (family: string, name: string) => `device.attributes["${driverName(family)}"].${name}`;
 
 /** Replace the node with a regular file (not a device: unhealthy), and make it again. */
 export function notADevice(

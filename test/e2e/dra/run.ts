@@ -8,7 +8,7 @@
  *   - it registers with the kubelet side and publishes its ResourceSlice (one pool, owned by the Node);
  *   - a pod whose ResourceClaimTemplate selects a device by CEL is scheduled by the real scheduler, its
  *     claim allocated, and the kubelet side's NodePrepareResources returns CDI IDs whose spec files are
- *     valid by the upstream CDI schema;
+ *     valid by the upstream CDI schema (and a selector no device matches leaves its pod unschedulable);
  *   - a driver killed and started again keeps its prepared claims (it unprepares them afterwards);
  *   - a held device going unhealthy reaches the kubelet's DRA manager through the health stream;
  *   - deleting a pod unprepares it and removes its spec; the controller clears the reservation;
@@ -31,7 +31,7 @@ import type { DraResults } from '../../../bench/scenarios/real-dra';
 import { cdiSchemaErrors } from '../../helpers/cdi-schema';
 import { UPSTREAM_DIR } from '../../helpers/upstream';
 import { DriverProcess } from './driver-process';
-import { FAMILIES, notADevice, setUpFamily, type DeviceFault, type DraFamily } from './families';
+import { FAMILIES, attr, notADevice, setUpFamily, type DeviceFault, type DraFamily } from './families';
 import { KubeletDra, ensureDraHarness, type HarnessEvent } from './kubelet-dra';
 import { SliceWatch, attribute, poolGeneration, sliceDevices, type SliceDeviceView } from './slice-watch';
 
@@ -389,6 +389,29 @@ async function familyScenarios(
         return `${claimA.claimName} → ${result.device}; CDI ${ids.join(', ')}; rpc ${event.rpcMs?.[f.driverName] ?? '?'} ms`;
       },
     );
+
+    await scenario(`${family}: a CEL selector no device matches leaves the pod unschedulable`, async () => {
+      // The negative control of the one above: the scheduler evaluates the selector on the attributes.
+      const name = `${family}-none`;
+      await cluster.create(
+        `/apis/resource.k8s.io/v1/namespaces/${NS}/resourceclaimtemplates`,
+        template(name, f.driverName, `${attr(family, 'path')} == "/dev/none"`),
+      );
+      await cluster.create(podUrl(), pod(name, name));
+      const message = await until(`${name} reported unschedulable`, async () => {
+        const p = await get(cluster, podUrl(name));
+        const conditions = (p?.status?.conditions ?? []) as {
+          type: string;
+          reason?: string;
+          message?: string;
+        }[];
+        const c = conditions.find((c) => c.type === 'PodScheduled' && c.reason === 'Unschedulable');
+        return c ? (c.message ?? '') : undefined;
+      });
+      check(!(await get(cluster, podUrl(name)))?.spec?.nodeName, `${name} was bound to a node`);
+      check((await cluster.request('DELETE', podUrl(name))).status === 200, `DELETE ${name} failed`);
+      return message;
+    });
 
     if (prepared && claimA) {
       const a = claimA;
