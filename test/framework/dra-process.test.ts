@@ -14,7 +14,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { buildFixture } from '../../plugins/device-nodes/fixture';
+import * as yaml from 'js-yaml';
+import { buildFixture, makeNode } from '../../plugins/device-nodes/fixture';
 import { readCdiSpec } from '../../plugins/framework';
 import { UDS_CONTAINER_PATH } from '../../plugins/tdx/ccnp';
 import { Cluster } from '../e2e/apiserver/cluster';
@@ -132,6 +133,15 @@ test('--mode dra: a family without a DRA mode, and a DRA mode without --node-nam
   const badDriver = run([CLI, 'tdx', '--mode=dra', '--node-name=n', '--dra-driver-name=Not_A_Name']);
   expect(await badDriver.exited).toBe(2);
   expect(badDriver.stderr()).toMatch(/invalid value for --dra-driver-name: "Not_A_Name"/);
+  const badConfig = run([
+    CLI,
+    'devnode',
+    '--mode=dra',
+    '--node-name=n',
+    '--config=/nonexistent/devnode.yaml',
+  ]);
+  expect(await badConfig.exited).toBe(2);
+  expect(badConfig.stderr()).toMatch(/invalid --config: .*nonexistent/);
   const badMode = run([CLI, 'devnode', '--mode=csi', '--config=/x']);
   expect(await badMode.exited).toBe(2);
   expect(badMode.stderr()).toMatch(/"csi" is not one of device-plugin, dra/);
@@ -201,7 +211,15 @@ describeUnless(
       return { namespace: NS, name, uid: claim.metadata.uid };
     }
 
-    function start(family: Family, root: string): Proc {
+    /** A kubeconfig for an API server that is not there (port 1). */
+    function unreachableKubeconfig(): string {
+      const file = path.join(dir, 'kubeconfig-unreachable');
+      const text = fs.readFileSync(cluster.kubeconfig, 'utf8').replace(`:${PORTS.apiserver}`, ':1');
+      fs.writeFileSync(file, text);
+      return file;
+    }
+
+    function start(family: Family, root: string, kubeconfig = cluster.kubeconfig): Proc {
       const kubeletRoot = path.join(root, 'kubelet');
       const proc = run([
         CLI,
@@ -209,7 +227,7 @@ describeUnless(
         '--mode=dra',
         `--node-name=${NODE}`,
         `--kubelet-root-dir=${kubeletRoot}`,
-        `--kubeconfig=${cluster.kubeconfig}`,
+        `--kubeconfig=${kubeconfig}`,
         `--devfs-root=${path.join(root, 'dev')}`,
         `--sysfs-root=${path.join(root, 'sys')}`,
         `--cdi-dir=${path.join(root, 'cdi')}`,
@@ -297,6 +315,18 @@ describeUnless(
         expect((await dra.unprepare([claim])).claims).toEqual({ [claim.uid]: { error: '' } });
         expect(fs.readdirSync(cdiDir).filter((f) => f.includes(claim.uid))).toEqual([]);
 
+        if (family.name === 'kvm') {
+          // The node goes away: the device leaves the slice (next generation); it comes back with it.
+          const kvmNode = path.join(root, 'dev', 'kvm');
+          const generation = (await slices(driver, NODE))[0].spec.pool.generation;
+          fs.rmSync(kvmNode);
+          const devicesNow = async () => (await slices(driver, NODE))[0]?.spec.devices ?? [];
+          await eventually(async () => (await devicesNow()).length === 0, 30_000, 'kvm to leave the slice');
+          expect((await slices(driver, NODE))[0].spec.pool.generation).toBeGreaterThan(generation);
+          makeNode(kvmNode, { type: 'char', major: 1, minor: 3 });
+          await eventually(async () => (await devicesNow()).length === 1, 30_000, 'kvm to come back');
+          expect(await devicesNow()).toEqual(family.devices);
+        }
         if (family.name === 'devnode') {
           // A config reload that renames the resource: the driver withdraws the old one and adds the new.
           fs.writeFileSync(
@@ -331,6 +361,63 @@ describeUnless(
       },
       120_000,
     );
+
+    test('the selectors and ResourceClaimTemplates of docs/DRA.md are accepted (their CEL compiles); a broken one is refused', async () => {
+      const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'DRA.md'), 'utf8');
+      const url = `/apis/resource.k8s.io/v1/namespaces/${NS}/resourceclaimtemplates`;
+      const template = (name: string, expression: string) => {
+        const driver = /device\.attributes\["([^"]+)"\]/.exec(expression)?.[1] ?? 'unknown';
+        const selectors = [{ cel: { expression } }];
+        const requests = [{ name: 'dev', exactly: { deviceClassName: driver, selectors } }];
+        return { metadata: { name }, spec: { spec: { devices: { requests } } } };
+      };
+      // The inline selectors of "Selecting devices", one template each.
+      const inline = [...doc.matchAll(/^- [^`\n]*: `(device\.attributes\[[^`]+)`$/gm)].map((m) => m[1]);
+      expect(inline.length).toBeGreaterThanOrEqual(4);
+      expect(inline.join('\n')).toMatch(/semver\("1\.5\.0"\)/);
+      const templates: object[] = inline.map((expression, i) => template(`selector-${i}`, expression));
+      // And every ResourceClaimTemplate block of the file.
+      for (const m of doc.matchAll(/```yaml\n([\s\S]*?)```/g)) {
+        const object = yaml.load(m[1]) as { kind?: string } | undefined;
+        if (object?.kind === 'ResourceClaimTemplate') templates.push(object);
+      }
+      for (const object of templates) {
+        const created = await cluster.request('POST', url, object);
+        expect([created.status, String(created.body.message ?? '')]).toEqual([201, '']);
+      }
+      const refused = await cluster.request(
+        'POST',
+        url,
+        template('broken', inline[0].replace('semver(', 'semverx(')),
+      );
+      expect(refused.status).toBe(422);
+      expect(String(refused.body.message)).toMatch(/cel\.expression/);
+    });
+
+    test('an unreachable API server: the driver keeps serving the kubelet, /readyz is 503 with the reason, no crash', async () => {
+      const family = FAMILIES[0];
+      const root = path.join(dir, 'outage');
+      buildFixture(family.name, root);
+      const proc = start(family, root, unreachableKubeconfig());
+      const port = await httpPort(proc);
+      const regSocket = path.join(root, 'kubelet', 'plugins_registry', `${driverOf(family.name)}-reg.sock`);
+      await eventually(() => fs.existsSync(regSocket) || proc.child.exitCode !== null, 30_000, 'the socket');
+      await kubelet.register(regSocket);
+      let reason = '';
+      await eventually(
+        async () => {
+          const ready = await httpGet(port, '/readyz');
+          reason = ready.status === 503 ? String(JSON.parse(ready.body).reason) : '';
+          return /the ResourceSlice is not in sync: .+/.test(reason);
+        },
+        30_000,
+        'the slice error in /readyz',
+      );
+      expect(reason).toMatch(/ECONNREFUSED|connect/);
+      expect(proc.child.exitCode).toBeNull();
+      proc.child.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+    });
 
     test("--dra-uninstall deletes the driver's slices on every node, and no other driver's", async () => {
       const driver = driverOf('kvm');
@@ -370,11 +457,7 @@ describeUnless(
       expect((await slices(driverOf('tdx'))).length).toBe(others);
 
       // An API server that cannot be reached: exit 1 with the reason.
-      const kubeconfig = path.join(dir, 'kubeconfig');
-      fs.writeFileSync(
-        kubeconfig,
-        fs.readFileSync(cluster.kubeconfig, 'utf8').replace(`:${PORTS.apiserver}`, ':1'),
-      );
+      const kubeconfig = unreachableKubeconfig();
       const failed = run([CLI, 'kvm', '--dra-uninstall', `--kubeconfig=${kubeconfig}`]);
       expect(await failed.exited).toBe(1);
       expect(failed.stderr()).toMatch(/deleting the ResourceSlices of kvm\.kube-device-plugins\.io: /);
