@@ -15,7 +15,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { buildFixture } from '../../plugins/device-nodes/fixture';
+import { buildFixture, makeNode } from '../../plugins/device-nodes/fixture';
 import { readCdiSpec } from '../../plugins/framework';
 import { UDS_CONTAINER_PATH } from '../../plugins/tdx/ccnp';
 import { Cluster } from '../e2e/apiserver/cluster';
@@ -315,6 +315,18 @@ describeUnless(
         expect((await dra.unprepare([claim])).claims).toEqual({ [claim.uid]: { error: '' } });
         expect(fs.readdirSync(cdiDir).filter((f) => f.includes(claim.uid))).toEqual([]);
 
+        if (family.name === 'kvm') {
+          // The node goes away: the device leaves the slice (next generation); it comes back with it.
+          const kvmNode = path.join(root, 'dev', 'kvm');
+          const generation = (await slices(driver, NODE))[0].spec.pool.generation;
+          fs.rmSync(kvmNode);
+          const devicesNow = async () => (await slices(driver, NODE))[0]?.spec.devices ?? [];
+          await eventually(async () => (await devicesNow()).length === 0, 30_000, 'kvm to leave the slice');
+          expect((await slices(driver, NODE))[0].spec.pool.generation).toBeGreaterThan(generation);
+          makeNode(kvmNode, { type: 'char', major: 1, minor: 3 });
+          await eventually(async () => (await devicesNow()).length === 1, 30_000, 'kvm to come back');
+          expect(await devicesNow()).toEqual(family.devices);
+        }
         if (family.name === 'devnode') {
           // A config reload that renames the resource: the driver withdraws the old one and adds the new.
           fs.writeFileSync(

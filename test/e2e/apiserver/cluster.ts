@@ -33,6 +33,10 @@ export interface ClusterOptions {
   readonly runtimeConfig?: string;
   /** Run the kube-controller-manager with the VAP status controller (type checking). */
   readonly policyStatusController?: boolean;
+  /** More kube-controller-manager controllers to run (the DRA tier: resourceclaim-controller). */
+  readonly controllers?: readonly string[];
+  /** Run kube-scheduler (default profile) against the server. */
+  readonly scheduler?: boolean;
   /** Default true (the CEX DaemonSet is privileged); false to show what such a cluster does. */
   readonly allowPrivileged?: boolean;
   /** Other ports, for a suite that may run beside this tier (the DRA framework tests); PORTS by default. */
@@ -187,15 +191,28 @@ export class Cluster {
         '--v=1',
       ]);
       await cluster.waitHealthy();
-      if (options.policyStatusController) {
+      const controllers = [
+        ...(options.policyStatusController ? ['validatingadmissionpolicy-status-controller'] : []),
+        ...(options.controllers ?? []),
+      ];
+      if (controllers.length > 0) {
         fs.writeFileSync(path.join(dir, 'kcm-kubeconfig'), fs.readFileSync(cluster.kubeconfig, 'utf8'));
         cluster.spawn('kube-controller-manager', binaries['kube-controller-manager'], [
           `--kubeconfig=${path.join(dir, 'kcm-kubeconfig')}`,
-          '--controllers=validatingadmissionpolicy-status-controller',
+          `--controllers=${controllers.join(',')}`,
           '--leader-elect=false',
           '--bind-address=127.0.0.1',
           '--secure-port=0',
           '--v=1',
+        ]);
+      }
+      if (options.scheduler) {
+        cluster.spawn('kube-scheduler', binaries['kube-scheduler'], [
+          `--kubeconfig=${cluster.kubeconfig}`,
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          '--secure-port=0',
+          '--v=2',
         ]);
       }
     } catch (err) {

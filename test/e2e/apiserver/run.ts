@@ -15,36 +15,10 @@ import { EXAMPLE_CXI_NICS } from '../../../synth/multus';
 import { Helm, helms, runHelm } from '../../synth/helpers/helm';
 import { Cluster, buildBinary } from './cluster';
 import { draScenarios } from './dra';
+import { report, rows, scenario } from '../scenario-table';
 
 const UPSTREAM = path.resolve(__dirname, '..', '..', '..', '..', '..', 'shared', 'upstream');
 const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
-
-interface Row {
-  readonly scenario: string;
-  readonly ok: boolean;
-  readonly seconds: number;
-  readonly detail: string;
-}
-const rows: Row[] = [];
-
-async function scenario(name: string, body: () => Promise<string | void>): Promise<boolean> {
-  const started = Date.now();
-  let ok = true;
-  let detail = '';
-  try {
-    detail = (await body()) ?? '';
-  } catch (err) {
-    ok = false;
-    detail = (err as Error).message;
-  }
-  const row = { scenario: name, ok, seconds: (Date.now() - started) / 1000, detail };
-  rows.push(row);
-  console.log(
-    `${ok ? 'PASS' : 'FAIL'} ${name} (${row.seconds.toFixed(1)} s)${detail ? `: ${detail.split('\n')[0]}` : ''}`,
-  );
-  if (!ok && detail.includes('\n')) console.log(detail);
-  return ok;
-}
 
 function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(message);
@@ -804,18 +778,6 @@ async function main(): Promise<number> {
   }
   fs.rmSync(path.dirname(chart), { recursive: true, force: true });
   return report();
-}
-
-function report(): number {
-  const width = Math.max(...rows.map((r) => r.scenario.length));
-  console.log(`\n${'scenario'.padEnd(width)}  result  seconds`);
-  for (const r of rows)
-    console.log(
-      `${r.scenario.padEnd(width)}  ${r.ok ? 'pass  ' : 'FAIL  '}  ${r.seconds.toFixed(1).padStart(7)}`,
-    );
-  const failed = rows.filter((r) => !r.ok).length;
-  console.log(`\n${rows.length - failed} passed, ${failed} failed`);
-  return failed ? 1 : 0;
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
