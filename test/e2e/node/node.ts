@@ -287,7 +287,8 @@ export class RealNode {
         "[plugins.'io.containerd.cri.v1.images'.pinned_images]",
         `  sandbox = ${q(PAUSE_IMAGE)}`,
         "[plugins.'io.containerd.cri.v1.runtime']",
-        `  cdi_spec_dirs = [${q(this.cdiDir)}]`,
+        // The tier's plugins write to cdiDir; the chart's DaemonSets to the host's /var/run/cdi.
+        `  cdi_spec_dirs = [${q(this.cdiDir)}, '/var/run/cdi']`,
         // Root here lacks CAP_SYS_RESOURCE: without this runc fails "can't get final child's PID from pipe".
         '  restrict_oom_score_adj = true',
         '  netns_mounts_under_state_dir = true',

@@ -8,16 +8,20 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PluginProcess } from '../plugin-process';
 import { RealNode, RefusedError, binaries, ensurePackages } from './node';
-import { Row, printTable } from './pods';
+import { Row, Scenario, printTable } from './pods';
 import { SCENARIOS } from './scenarios';
 
 const rows: Row[] = [];
 let node: RealNode | undefined;
 const plugins = new Set<PluginProcess>();
+/** The scenario running now: its clean-up runs on SIGTERM too. */
+let current: Scenario | undefined;
 
 async function shutdown(): Promise<void> {
   for (const p of plugins) await p.stop().catch(() => undefined);
   plugins.clear();
+  if (current && node) await current.cleanup?.({ node, plugins }).catch(() => undefined);
+  current = undefined;
   await node?.stop();
 }
 
@@ -67,6 +71,7 @@ async function main(): Promise<number> {
   for (const s of selected) {
     if (stopping) break;
     const t = Date.now();
+    current = s;
     let ok = true;
     let detail = '';
     try {
@@ -88,6 +93,7 @@ async function main(): Promise<number> {
     } catch (err) {
       console.log(`clean-up of ${s.name}: ${(err as Error).message}`);
     }
+    current = undefined;
   }
   return rows.every((r) => r.ok) ? 0 : 1;
 }

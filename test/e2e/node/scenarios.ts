@@ -13,6 +13,7 @@ import { ZcryptEmulator } from '../../../plugins/cex/fixture/zcrypt-emulator';
 import { buildCxiFixture } from '../../../plugins/cxi/fixture';
 import { buildFixture, fixturesDir, makeNode } from '../../../plugins/device-nodes/fixture';
 import { REPO_ROOT } from '../plugin-process';
+import { chartScenario } from './chart';
 import { NODE_NAME } from './node';
 import {
   Context,
@@ -602,4 +603,5 @@ export const SCENARIOS: Scenario[] = [
   netdeviceScenario('hooks'),
   netdeviceScenario('netdevices'),
   kubeletRestart,
+  chartScenario,
 ];
