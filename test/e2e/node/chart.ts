@@ -152,7 +152,7 @@ interface DaemonSetList {
 let madeCdiDir = false;
 
 export const chartScenario: Scenario = {
-  name: 'chart: helm install of the DaemonSets (kvm, devnode, netdevice) from a locally assembled image',
+  name: 'chart DaemonSets (helm install)',
   needsControllerManager: true,
   async run(ctx: Context) {
     const { node } = ctx;

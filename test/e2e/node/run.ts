@@ -63,7 +63,7 @@ async function main(): Promise<number> {
     return 1;
   }
   rows.push({
-    scenario: 'node up (API server, scheduler, containerd, kubelet)',
+    scenario: 'node up',
     ok: true,
     seconds: (Date.now() - bootStarted) / 1000,
     detail: '',
