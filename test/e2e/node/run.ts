@@ -4,10 +4,11 @@
  * checks what it sees. Prints a table (scenario, result, seconds); exits 1 when a scenario failed, 2 when
  * another run holds the node. `E2E_NODE_ONLY=kvm,netdevice` runs only the scenarios whose names start so.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PluginProcess } from '../plugin-process';
-import { RealNode, RefusedError, binaries, ensurePackages } from './node';
+import { Binaries, RealNode, RefusedError, binaries, ensurePackages } from './node';
 import { Row, Scenario, printTable } from './pods';
 import { SCENARIOS } from './scenarios';
 
@@ -33,6 +34,19 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const)
     console.log(`${signal}: stopping the node and removing its state`);
     void shutdown().finally(() => process.exit(signal === 'SIGTERM' ? 143 : 130));
   });
+
+/** What the node runs, as the binaries report it. */
+function versions(bin: Binaries): string {
+  const first = (file: string, args: string[]) =>
+    execFileSync(file, args, { encoding: 'utf8' }).split('\n')[0].trim();
+  const cgroup = fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'cgroup v2' : 'cgroup v1';
+  return [
+    first(bin.kubelet, ['--version']),
+    first(bin.containerd, ['--version']).split(' ').slice(0, 3).join(' '),
+    first(bin.runc, ['--version']),
+    cgroup,
+  ].join(', ');
+}
 
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
@@ -66,7 +80,7 @@ async function main(): Promise<number> {
     scenario: 'node up',
     ok: true,
     seconds: (Date.now() - bootStarted) / 1000,
-    detail: '',
+    detail: `${versions(bin)}: node Ready, its not-ready taint removed`,
   });
   for (const s of selected) {
     if (stopping) break;
