@@ -6,6 +6,7 @@
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { HOOK_CONTAINER_SECURITY, hookPodSpec } from './common';
 import { Condition, jsonOf, toStr, when } from './helm/symbolic';
 import { componentLabels, objectName, releaseOf } from './release';
 import { PluginName, PluginValues } from './values';
@@ -19,6 +20,8 @@ export interface ChartTestProps {
   readonly plugins: Record<PluginName, PluginValues & object>;
   /** The annotation the CXI networks policy adds, and when the chart installs that policy. */
   readonly cxiNetworks: { readonly value: string; readonly installed: Condition };
+  /** The families in DRA mode and their drivers (JSON; see synth/dra.ts), and whether there is any. */
+  readonly draDrivers: { readonly value: string; readonly any: Condition };
   readonly timeoutSeconds: number;
 }
 
@@ -50,9 +53,21 @@ export class ChartTest extends Construct {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
       subjects,
     });
-    new k8s.KubeClusterRole(this, 'cluster-role', {
+    // A plain ApiObject: its conditional rule is a symbolic list element in template mode, which the generated
+    // k8s.KubeClusterRole would serialise as `{}` (see k8s-types.ts).
+    new ApiObject(this, 'cluster-role', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
       metadata: { name, labels },
-      rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['list'] }],
+      rules: [
+        { apiGroups: [''], resources: ['nodes'], verbs: ['list'] },
+        // DRA mode: a driver's devices are in its ResourceSlices, not in the nodes' allocatable.
+        ...when(props.draDrivers.any, {
+          apiGroups: ['resource.k8s.io'],
+          resources: ['resourceslices'],
+          verbs: ['list'],
+        }),
+      ],
     });
     new k8s.KubeClusterRoleBinding(this, 'cluster-role-binding', {
       metadata: { name, labels },
@@ -117,17 +132,7 @@ export class ChartTest extends Construct {
         },
       },
       spec: {
-        serviceAccountName: name,
-        automountServiceAccountToken: true,
-        enableServiceLinks: false,
-        restartPolicy: 'Never',
-        imagePullSecrets: props.imagePullSecrets,
-        securityContext: {
-          runAsNonRoot: true,
-          runAsUser: 65534,
-          runAsGroup: 65534,
-          seccompProfile: { type: 'RuntimeDefault' },
-        },
+        ...hookPodSpec(name, props.imagePullSecrets),
         containers: [
           {
             name: 'check',
@@ -145,13 +150,10 @@ export class ChartTest extends Construct {
                 name: 'KDP_CXI_NETWORKS',
                 value: props.cxiNetworks.value,
               }),
+              ...when(props.draDrivers.any, { name: 'KDP_DRA_DRIVERS', value: props.draDrivers.value }),
             ],
             resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } },
-            securityContext: {
-              allowPrivilegeEscalation: false,
-              readOnlyRootFilesystem: true,
-              capabilities: { drop: ['ALL'] },
-            },
+            securityContext: HOOK_CONTAINER_SECURITY,
           },
         ],
       },

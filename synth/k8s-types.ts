@@ -1,13 +1,14 @@
 /**
  * The slice of the Kubernetes core/apps types the DaemonSet and the pod-level values use, as plain JSON shapes.
  *
- * The kinds whose objects are plain data (ConfigMap, ServiceAccount, Role/ClusterRole and their bindings) use
+ * The kinds whose objects are plain data (ConfigMap, ServiceAccount, Role and the bindings) use
  * cdk8s-plus-28's generated `k8s.Kube*` classes (synth/config-map.ts, synth/chart-test.ts). The DaemonSet does
  * not, for a measured reason: in template mode (synth/helm/) a value such as `imagePullSecrets` or a
  * resources map is a symbolic stand-in for a whole Helm expression, and the generated `toJson_*` functions
  * map over lists and unwrap `Quantity` objects, so `npm run synth` fails with
  * `TypeError: obj.imagePullSecrets?.map is not a function` (toJson_PodSpec) when the DaemonSet is a
- * `k8s.KubeDaemonSet`. Kinds newer than the 1.28 API (ValidatingAdmissionPolicy v1, MutatingAdmissionPolicy)
+ * `k8s.KubeDaemonSet`; likewise a conditional list element (the chart test's ClusterRole rule for DRA mode)
+ * comes out as `{}` from `toJson_PolicyRule`. Kinds newer than the 1.28 API (ValidatingAdmissionPolicy v1, MutatingAdmissionPolicy)
  * and the CRDs are plain `ApiObject`s. Field names are exactly the API's; the tests validate every object
  * against the upstream OpenAPI schemas.
  */
@@ -91,6 +92,7 @@ export interface Container {
 
 export interface PodSpec {
   automountServiceAccountToken: boolean;
+  serviceAccountName?: string;
   enableServiceLinks: boolean;
   priorityClassName: string;
   imagePullSecrets: Array<{ name: string }>;

@@ -92,16 +92,13 @@ export async function startPlugin(
     write: options.logWrite,
   }).with({ plugin: command.name });
   routeGrpcLogs(log);
-  const metrics = new FrameworkMetrics({ processMetrics: true });
   if (dra?.uninstall) {
+    // One-shot: nothing is served; runCommand exits 0 (an API error was thrown: exit 1).
     await uninstallDra(dra, log);
-    return {
-      manager: new PluginManager({ devicePluginDir: common.devicePluginDir, log }),
-      log,
-      done: true,
-      stop: async () => undefined,
-    };
+    const idle = new PluginManager({ devicePluginDir: common.devicePluginDir, log });
+    return { manager: idle, log, done: true, stop: async () => undefined };
   }
+  const metrics = new FrameworkMetrics({ processMetrics: true });
   const manager = new PluginManager({
     devicePluginDir: common.devicePluginDir,
     log,

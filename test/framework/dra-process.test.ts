@@ -15,7 +15,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { buildFixture } from '../../simulator/devices/device-nodes';
+import { buildFixture, makeNode } from '../../simulator/devices/device-nodes';
 import { readCdiSpec } from '../../plugins/framework';
 import { UDS_CONTAINER_PATH } from '../../plugins/tdx/ccnp';
 import { Cluster } from '../e2e/apiserver/cluster';
@@ -133,6 +133,15 @@ test('--mode dra: a family without a DRA mode, and a DRA mode without --node-nam
   const badDriver = run([CLI, 'tdx', '--mode=dra', '--node-name=n', '--dra-driver-name=Not_A_Name']);
   expect(await badDriver.exited).toBe(2);
   expect(badDriver.stderr()).toMatch(/invalid value for --dra-driver-name: "Not_A_Name"/);
+  const badConfig = run([
+    CLI,
+    'devnode',
+    '--mode=dra',
+    '--node-name=n',
+    '--config=/nonexistent/devnode.yaml',
+  ]);
+  expect(await badConfig.exited).toBe(2);
+  expect(badConfig.stderr()).toMatch(/invalid --config: .*nonexistent/);
   const badMode = run([CLI, 'devnode', '--mode=csi', '--config=/x']);
   expect(await badMode.exited).toBe(2);
   expect(badMode.stderr()).toMatch(/"csi" is not one of device-plugin, dra/);
@@ -306,6 +315,18 @@ describeUnless(
         expect((await dra.unprepare([claim])).claims).toEqual({ [claim.uid]: { error: '' } });
         expect(fs.readdirSync(cdiDir).filter((f) => f.includes(claim.uid))).toEqual([]);
 
+        if (family.name === 'kvm') {
+          // The node goes away: the device leaves the slice (next generation); it comes back with it.
+          const kvmNode = path.join(root, 'dev', 'kvm');
+          const generation = (await slices(driver, NODE))[0].spec.pool.generation;
+          fs.rmSync(kvmNode);
+          const devicesNow = async () => (await slices(driver, NODE))[0]?.spec.devices ?? [];
+          await eventually(async () => (await devicesNow()).length === 0, 30_000, 'kvm to leave the slice');
+          expect((await slices(driver, NODE))[0].spec.pool.generation).toBeGreaterThan(generation);
+          makeNode(kvmNode, { type: 'char', major: 1, minor: 3 });
+          await eventually(async () => (await devicesNow()).length === 1, 30_000, 'kvm to come back');
+          expect(await devicesNow()).toEqual(family.devices);
+        }
         if (family.name === 'devnode') {
           // A config reload that renames the resource: the driver withdraws the old one and adds the new.
           fs.writeFileSync(
@@ -341,21 +362,34 @@ describeUnless(
       120_000,
     );
 
-    test('the example ResourceClaimTemplates of docs/DRA.md are accepted (their CEL compiles); a broken one is refused', async () => {
+    test('the selectors and ResourceClaimTemplates of docs/DRA.md are accepted (their CEL compiles); a broken one is refused', async () => {
       const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'DRA.md'), 'utf8');
-      const templates = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)]
-        .map((m) => yaml.load(m[1]) as { kind: string; metadata: { name: string }; spec: object })
-        .filter((o) => o.kind === 'ResourceClaimTemplate');
-      expect(templates.map((t) => t.metadata.name)).toEqual(['kvm', 'tdx-guest', 'render-node']);
       const url = `/apis/resource.k8s.io/v1/namespaces/${NS}/resourceclaimtemplates`;
-      for (const template of templates) {
-        const created = await cluster.request('POST', url, template);
+      const template = (name: string, expression: string) => {
+        const driver = /device\.attributes\["([^"]+)"\]/.exec(expression)?.[1] ?? 'unknown';
+        const selectors = [{ cel: { expression } }];
+        const requests = [{ name: 'dev', exactly: { deviceClassName: driver, selectors } }];
+        return { metadata: { name }, spec: { spec: { devices: { requests } } } };
+      };
+      // The inline selectors of "Selecting devices", one template each.
+      const inline = [...doc.matchAll(/^- [^`\n]*: `(device\.attributes\[[^`]+)`$/gm)].map((m) => m[1]);
+      expect(inline.length).toBeGreaterThanOrEqual(4);
+      expect(inline.join('\n')).toMatch(/semver\("1\.5\.0"\)/);
+      const templates: object[] = inline.map((expression, i) => template(`selector-${i}`, expression));
+      // And every ResourceClaimTemplate block of the file.
+      for (const m of doc.matchAll(/```yaml\n([\s\S]*?)```/g)) {
+        const object = yaml.load(m[1]) as { kind?: string } | undefined;
+        if (object?.kind === 'ResourceClaimTemplate') templates.push(object);
+      }
+      for (const object of templates) {
+        const created = await cluster.request('POST', url, object);
         expect([created.status, String(created.body.message ?? '')]).toEqual([201, '']);
       }
-      const broken = JSON.parse(
-        JSON.stringify({ ...templates[1], metadata: { name: 'broken' } }).replace('semver(', 'semverx('),
+      const refused = await cluster.request(
+        'POST',
+        url,
+        template('broken', inline[0].replace('semver(', 'semverx(')),
       );
-      const refused = await cluster.request('POST', url, broken);
       expect(refused.status).toBe(422);
       expect(String(refused.body.message)).toMatch(/cel\.expression/);
     });
