@@ -9,6 +9,8 @@
 import { CEX_CONFIG_SET_SCHEMA } from './cex-config';
 import { CXI_SETTINGS } from '../plugins/catalogue/cxi';
 import { NETDEVICE_SETTINGS } from '../plugins/catalogue/netdevice';
+import { KVM_SETTINGS } from '../plugins/catalogue/kvm';
+import { TDX_SETTINGS } from '../plugins/catalogue/tdx';
 import { chartSettings, type FlagSpec } from '../plugins/catalogue/setting';
 
 export interface JsonSchema {
@@ -310,12 +312,6 @@ const mode = (driver: string): JsonSchema =>
     ['devicePlugin', 'dra'],
   );
 
-const sharedCount = int(
-  'Interchangeable IDs advertised for the one device: how many pods per node may use it.',
-  1,
-  10000,
-);
-
 export const VALUES_SCHEMA: JsonSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   title: 'kube-device-plugins values',
@@ -410,25 +406,11 @@ export const VALUES_SCHEMA: JsonSchema = {
     }),
     tdx: plugin('TDX guest', 'Intel TDX guest device (/dev/tdx_guest) and the CCNP socket dir.', {
       mode: mode('tdx.kube-device-plugins.io'),
-      resourceName: resourceName('Resource name (--resource-name).'),
-      sharedCount,
-      udsDir: str(
-        'Host directory of the CCNP sockets, mounted into pods (--uds-dir). The plugin gets its parent read-write, so it is at least two levels deep: a dedicated directory such as /run/ccnp/uds.',
-        PATTERNS.nestedPath,
-      ),
-      udsResourceName: resourceName(
-        'Also offer the UDS dir as this resource, e.g. tdx.intel.com/ccnp-uds ("" = off).',
-        true,
-      ),
-      tsmReport: bool(
-        'Also mount the configfs-tsm report dir (/sys/kernel/config/tsm/report) (--tsm-report).',
-      ),
+      ...settingSchemas(TDX_SETTINGS),
     }),
     kvm: plugin('KVM', '/dev/kvm shared among pods.', {
       mode: mode('kvm.kube-device-plugins.io'),
-      resourceName: resourceName('Resource name, e.g. devices.kubevirt.io/kvm (--resource-name).'),
-      sharedCount,
-      cdi: bool('Write a CDI spec and return CDI device names (--cdi).'),
+      ...settingSchemas(KVM_SETTINGS),
     }),
     devnode: plugin(
       'device-node',

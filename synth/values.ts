@@ -4,6 +4,8 @@
  */
 import { CXI_SETTINGS } from '../plugins/catalogue/cxi';
 import { NETDEVICE_SETTINGS } from '../plugins/catalogue/netdevice';
+import { KVM_SETTINGS } from '../plugins/catalogue/kvm';
+import { TDX_SETTINGS } from '../plugins/catalogue/tdx';
 import type { ChartDefaults } from '../plugins/catalogue/setting';
 import { CexConfigSet } from './cex-config';
 import {
@@ -47,19 +49,11 @@ export interface ModeValues {
   mode: DeviceMode;
 }
 
-export interface TdxValues extends PluginValues, ModeValues {
-  resourceName: string;
-  sharedCount: number;
-  udsDir: string;
-  udsResourceName: string;
-  tsmReport: boolean;
-}
+/** The mode and the catalogue's settings (plugins/catalogue/tdx.ts). */
+export interface TdxValues extends PluginValues, ModeValues, ChartDefaults<typeof TDX_SETTINGS> {}
 
-export interface KvmValues extends PluginValues, ModeValues {
-  resourceName: string;
-  sharedCount: number;
-  cdi: boolean;
-}
+/** The mode and the catalogue's settings (plugins/catalogue/kvm.ts). */
+export interface KvmValues extends PluginValues, ModeValues, ChartDefaults<typeof KVM_SETTINGS> {}
 
 export interface DevnodeValues extends PluginValues, ModeValues {
   config: DevnodeConfig;

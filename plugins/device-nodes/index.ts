@@ -10,4 +10,4 @@ export {
   GlobError,
   type Glob,
 } from './glob';
-export { resourceNameFlag, SHARED_COUNT_FLAG, MAX_SHARED_COUNT, checkedResourceName } from './flags';
+export { SHARED_COUNT_FLAG, MAX_SHARED_COUNT, checkedResourceName } from './flags';

@@ -8,8 +8,9 @@
  */
 import { DeviceNodeResource, nodeState, type NodeSet, type NodeSharing } from '../device-nodes';
 import type { DeviceNodeProbeOptions, Logger } from '../framework';
+import { KVM_SETTINGS } from '../catalogue/kvm';
 
-export const DEFAULT_KVM_RESOURCE = 'github.com.ihcsim/kvm';
+export const DEFAULT_KVM_RESOURCE = KVM_SETTINGS[0].default;
 /** The node, relative to the devfs root; also its CDI device name and the ID base. */
 export const KVM_NODE = 'kvm';
 

@@ -5,8 +5,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { AllocationError, GrpcStatus, type ContainerAllocation, type Logger } from '../framework';
+import { TDX_DEFAULT_UDS_DIR } from '../catalogue/tdx';
 
-export const DEFAULT_UDS_DIR = '/run/ccnp/uds';
+export const DEFAULT_UDS_DIR = TDX_DEFAULT_UDS_DIR;
 /** Where containers find the CCNP sockets, whatever --uds-dir is on the host. */
 export const UDS_CONTAINER_PATH = '/run/ccnp/uds';
 /** World-writable (so any pod's CCNP client can create its socket) without the sticky bit, as upstream. */

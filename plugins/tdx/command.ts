@@ -1,12 +1,12 @@
 /** `kube-device-plugins tdx`: the TDX guest device and the CCNP socket directory for pods. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { type PluginCommand, draFlags, UsageError } from '../framework';
-import { checkedResourceName, resourceNameFlag, SHARED_COUNT_FLAG } from '../device-nodes';
-import { DEFAULT_UDS_DIR, ensureUdsDir, tsmReportDir, UDS_DIR_MODE } from './ccnp';
+import { TDX_SETTINGS } from '../catalogue/tdx';
+import { definePlugin, draFlags, UsageError } from '../framework';
+import { checkedResourceName } from '../device-nodes';
+import { ensureUdsDir, tsmReportDir } from './ccnp';
 import {
   createTdxResource,
-  DEFAULT_TDX_RESOURCE,
   DEPRECATED_TDX_NODE,
   findTdxNode,
   onlyDeprecatedNode,
@@ -14,7 +14,7 @@ import {
   UdsResource,
 } from './plugin';
 
-export const command: PluginCommand = {
+export const command = definePlugin({
   name: 'tdx',
   summary:
     'Advertises the TDX guest device (<devfs-root>/tdx_guest or tdx-guest) as --shared-count interchangeable ' +
@@ -22,41 +22,16 @@ export const command: PluginCommand = {
     "With --mode dra: one device `tdx-guest` in the node's ResourceSlice (attributes interface, version) " +
     'that many claims may hold at once.',
   dra: true,
-  flags: [
-    resourceNameFlag('TDX_RESOURCE_NAME', DEFAULT_TDX_RESOURCE),
-    SHARED_COUNT_FLAG,
-    {
-      name: 'uds-dir',
-      env: 'UDS_DIR',
-      type: 'string',
-      default: DEFAULT_UDS_DIR,
-      help: `host directory of the CCNP sockets, mounted read-write at ${DEFAULT_UDS_DIR} (created mode 0${UDS_DIR_MODE.toString(8)} when missing)`,
-    },
-    {
-      name: 'uds-resource-name',
-      env: 'UDS_RESOURCE_NAME',
-      type: 'string',
-      default: '',
-      help: 'also offer the socket directory alone as this resource, e.g. tdx.intel.com/ccnp-uds (off when empty)',
-    },
-    {
-      name: 'tsm-report',
-      env: 'TSM_REPORT',
-      type: 'bool',
-      default: false,
-      help: 'also mount <sysfs-root>/kernel/config/tsm/report read-write at /sys/kernel/config/tsm/report',
-    },
-    ...draFlags('tdx'),
-  ],
+  flags: [...TDX_SETTINGS, ...draFlags('tdx')],
   async run(ctx) {
     const { devfsRoot, sysfsRoot } = ctx.common;
     const resourceName = checkedResourceName(ctx.options.resourceName, 'resource-name');
     const udsResourceName = ctx.options.udsResourceName
       ? checkedResourceName(ctx.options.udsResourceName, 'uds-resource-name')
       : undefined;
-    const shareCount = ctx.options.sharedCount as number;
-    const udsDir = String(ctx.options.udsDir);
-    const tsmReport = ctx.options.tsmReport === true;
+    const shareCount = ctx.options.sharedCount;
+    const udsDir = ctx.options.udsDir;
+    const tsmReport = ctx.options.tsmReport;
     if (udsResourceName === resourceName)
       throw new UsageError('--uds-resource-name must differ from --resource-name');
     if (udsResourceName && `${udsResourceName.split('/')[1]}-${shareCount - 1}`.length > 63)
@@ -121,4 +96,4 @@ export const command: PluginCommand = {
       await ctx.resources.addResource(new UdsResource(udsResourceName, udsDir, shareCount, udsLog, sharing));
     }
   },
-};
+});

@@ -25,8 +25,9 @@ import {
   type ResourcePlugin,
 } from '../framework';
 import { tsmAllocation, udsAllocation, UDS_CONTAINER_PATH } from './ccnp';
+import { TDX_SETTINGS } from '../catalogue/tdx';
 
-export const DEFAULT_TDX_RESOURCE = 'tdx.intel.com/tdx-guest';
+export const DEFAULT_TDX_RESOURCE = TDX_SETTINGS[0].default;
 /** Guest device names, in order of preference. */
 export const TDX_NODES = ['tdx_guest', 'tdx-guest'];
 export const DEPRECATED_TDX_NODE = 'tdx-attest';

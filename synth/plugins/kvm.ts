@@ -4,25 +4,20 @@ import { labelMap, NODE_LABELS } from '../../nfd-rules';
 import { withDefaults } from '../common';
 import { DRA_API_VERSION, DeviceMode, draPodSettings } from '../dra';
 import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS } from '../daemonset';
+import { KVM_SETTINGS } from '../../plugins/catalogue/kvm';
+import { chartArgs, chartDefaults, type ChartDefaults } from '../../plugins/catalogue/setting';
 
-export interface KvmPluginProps extends DevicePluginOptions {
+export interface KvmPluginProps extends DevicePluginOptions, Partial<ChartDefaults<typeof KVM_SETTINGS>> {
   /** `devicePlugin` (default) or `dra`: run as a DRA driver (see synth/dra.ts for what else it needs). */
   readonly mode?: DeviceMode;
   /** DRA mode: the group/version of resource.k8s.io the cluster serves ('' = none: DRA mode refused). */
   readonly draApi?: string;
-  /** Default `github.com.ihcsim/kvm` (e.g. `devices.kubevirt.io/kvm` for KubeVirt). */
-  readonly resourceName?: string;
-  /** IDs advertised for the one `/dev/kvm` (pods per node). Default 110. */
-  readonly sharedCount?: number;
-  /** Write a CDI spec and return CDI device names. Default true. */
-  readonly cdi?: boolean;
+  // resourceName, sharedCount, cdi: the catalogue's (plugins/catalogue/kvm.ts).
 }
 
 export const KVM_DEFAULTS = {
   mode: 'devicePlugin' as DeviceMode,
-  resourceName: 'github.com.ihcsim/kvm',
-  sharedCount: 110,
-  cdi: true,
+  ...chartDefaults(KVM_SETTINGS),
   httpPort: 8082,
   nodeSelector: labelMap(NODE_LABELS.kvm),
 };
@@ -37,7 +32,7 @@ export class KvmPlugin extends Construct {
       ...p,
       plugin: 'kvm',
       dra: draPodSettings(this, 'kvm', p.mode, p.draApi ?? DRA_API_VERSION),
-      args: [`--resource-name=${p.resourceName}`, `--shared-count=${p.sharedCount}`, `--cdi=${p.cdi}`],
+      args: chartArgs(KVM_SETTINGS, p),
       hostPaths: [HOST_PATHS.dev, { ...HOST_PATHS.cdi, when: p.cdi }],
     });
   }

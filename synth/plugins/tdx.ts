@@ -9,31 +9,20 @@ import { withDefaults } from '../common';
 import { DRA_API_VERSION, DeviceMode, draPodSettings } from '../dra';
 import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS } from '../daemonset';
 import { defineDerivation, derive, isSymbolic } from '../helm/symbolic';
+import { TDX_SETTINGS } from '../../plugins/catalogue/tdx';
+import { chartArgs, chartDefaults, type ChartDefaults } from '../../plugins/catalogue/setting';
 
-export interface TdxPluginProps extends DevicePluginOptions {
+export interface TdxPluginProps extends DevicePluginOptions, Partial<ChartDefaults<typeof TDX_SETTINGS>> {
   /** `devicePlugin` (default) or `dra`: run as a DRA driver (see synth/dra.ts for what else it needs). */
   readonly mode?: DeviceMode;
   /** DRA mode: the group/version of resource.k8s.io the cluster serves ('' = none: DRA mode refused). */
   readonly draApi?: string;
-  /** Default `tdx.intel.com/tdx-guest`. */
-  readonly resourceName?: string;
-  /** Interchangeable IDs advertised for the one guest device (pods per node). Default 110. */
-  readonly sharedCount?: number;
-  /** Host directory of the CCNP sockets, mounted into pods. Default `/run/ccnp/uds`. */
-  readonly udsDir?: string;
-  /** When set (e.g. `tdx.intel.com/ccnp-uds`), the UDS dir is also its own resource. Default off (''). */
-  readonly udsResourceName?: string;
-  /** Also mount the configfs-tsm report dir, for kernels that expose TDX quotes there. Default false. */
-  readonly tsmReport?: boolean;
+  // resourceName, sharedCount, udsDir, udsResourceName, tsmReport: the catalogue's (plugins/catalogue/tdx.ts).
 }
 
 export const TDX_DEFAULTS = {
   mode: 'devicePlugin' as DeviceMode,
-  resourceName: 'tdx.intel.com/tdx-guest',
-  sharedCount: 110,
-  udsDir: '/run/ccnp/uds',
-  udsResourceName: '',
-  tsmReport: false,
+  ...chartDefaults(TDX_SETTINGS),
   httpPort: 8081,
   nodeSelector: labelMap(NODE_LABELS.tdx),
 };
@@ -64,13 +53,7 @@ export class TdxPlugin extends Construct {
       ...p,
       plugin: 'tdx',
       dra: draPodSettings(this, 'tdx', p.mode, p.draApi ?? DRA_API_VERSION),
-      args: [
-        `--resource-name=${p.resourceName}`,
-        `--shared-count=${p.sharedCount}`,
-        `--uds-dir=${p.udsDir}`,
-        `--uds-resource-name=${p.udsResourceName}`,
-        `--tsm-report=${p.tsmReport}`,
-      ],
+      args: chartArgs(TDX_SETTINGS, p),
       hostPaths: [
         HOST_PATHS.dev,
         // The parent, not the dir itself: the kubelet would create a missing dir 0755, the plugin makes it 0757
