@@ -1,9 +1,10 @@
 /** `kube-device-plugins devnode`: sets of char/block device nodes, described by a config file. */
-import { type PluginCommand, draFlags, UsageError } from '../framework';
+import { DEVNODE_SETTINGS } from '../catalogue/devnode';
+import { definePlugin, draFlags, UsageError } from '../framework';
 import { ConfigError } from './config';
 import { DevnodeController } from './controller';
 
-export const command: PluginCommand = {
+export const command = definePlugin({
   name: 'devnode',
   summary:
     "Serves the resources listed in --config: each device node matching a resource's glob under --devfs-root " +
@@ -11,19 +12,10 @@ export const command: PluginCommand = {
     "With --mode dra: the devices are in the node's ResourceSlice (attribute glob; shareCount > 1: " +
     'one device many claims may hold), and reloads add and withdraw them.',
   dra: true,
-  flags: [
-    {
-      name: 'config',
-      env: 'DEVNODE_CONFIG',
-      type: 'string',
-      required: true,
-      help: 'YAML or JSON config: resources: [{ name, glob, containerPath?, permissions?, shareCount? }]',
-    },
-    ...draFlags('devnode'),
-  ],
+  flags: [...DEVNODE_SETTINGS, ...draFlags('devnode')],
   async run(ctx) {
     const controller = new DevnodeController({
-      configPath: String(ctx.options.config),
+      configPath: ctx.options.config,
       devfsRoot: ctx.common.devfsRoot,
       manager: ctx.resources,
       log: ctx.log,
@@ -37,4 +29,4 @@ export const command: PluginCommand = {
     }
     ctx.onShutdown(() => controller.stop());
   },
-};
+});
