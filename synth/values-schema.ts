@@ -7,11 +7,12 @@
  * backslashes, so they can be substituted verbatim.
  */
 import { CEX_CONFIG_SET_SCHEMA } from './cex-config';
+import { CEX_SETTINGS } from '../plugins/catalogue/cex';
 import { CXI_SETTINGS } from '../plugins/catalogue/cxi';
 import { NETDEVICE_SETTINGS } from '../plugins/catalogue/netdevice';
 import { KVM_SETTINGS } from '../plugins/catalogue/kvm';
 import { TDX_SETTINGS } from '../plugins/catalogue/tdx';
-import { chartSettings, type FlagSpec } from '../plugins/catalogue/setting';
+import { chartSettings, settingRef, type EnvSetting, type FlagSpec } from '../plugins/catalogue/setting';
 
 export interface JsonSchema {
   description?: string;
@@ -123,14 +124,15 @@ const resourceName = (description: string, optional = false): JsonSchema => ({
  * The schema of each setting a family's catalogue gives the chart (plugins/catalogue/): its description is the
  * setting's chart help and flag, its bounds the flag's, so the chart refuses what the flag parser would.
  */
-function settingSchemas(catalogue: readonly FlagSpec[]): Record<string, JsonSchema> {
+function settingSchemas(catalogue: readonly (FlagSpec | EnvSetting)[]): Record<string, JsonSchema> {
   const schemas: Record<string, JsonSchema> = {};
   for (const setting of chartSettings(catalogue)) {
-    const description = setting.chart.description ?? `${setting.chart.help} (--${setting.name}).`;
+    const description = setting.chart.description ?? `${setting.chart.help} (${settingRef(setting)}).`;
     const format = setting.chart.format;
     switch (setting.type) {
       case 'int':
-        if (setting.min === undefined) throw new Error(`--${setting.name}: a chart integer needs a minimum`);
+        if (setting.min === undefined)
+          throw new Error(`${settingRef(setting)}: a chart integer needs a minimum`);
         schemas[setting.chart.key] = int(description, setting.min, setting.max);
         break;
       case 'bool':
@@ -497,25 +499,7 @@ export const VALUES_SCHEMA: JsonSchema = {
         type: 'array',
         items: CEX_CONFIG_SET_SCHEMA,
       },
-      apqnCheckInterval: int('Seconds between APQN scans (APQN_CHECK_INTERVAL).', 10, 120),
-      cryptoconfigCheckInterval: int('Seconds between config checks (CRYPTOCONFIG_CHECK_INTERVAL).', 30, 300),
-      podlisterPollInterval: int('Seconds between PodResources polls (PODLISTER_POLL_INTERVAL).', 10, 60),
-      resourceDeleteNeverUsed: int(
-        'Seconds before a never-used zcrypt node is removed (RESOURCE_DELETE_NEVER_USED).',
-        30,
-        3600,
-      ),
-      resourceDeleteUnused: int(
-        'Seconds before an unused zcrypt node is removed (RESOURCE_DELETE_UNUSED).',
-        30,
-        900,
-      ),
-      apqnOvercommitLimit: int('Default pods per APQN (APQN_OVERCOMMIT_LIMIT).', 1, 100),
-      apqnLiveSysfs: int('Default sysfs view: 1 live, 0 static (APQN_LIVE_SYSFS).', 0, 1),
-      shadowSysfsDir: str(
-        'Host directory of the shadow sysfs trees (SHADOWSYSFS_BASEDIR).',
-        PATTERNS.absolutePath,
-      ),
+      ...settingSchemas(CEX_SETTINGS),
     }),
   },
 };

@@ -2,6 +2,7 @@
  * The chart's values: their TypeScript shape and defaults. `values.yaml` is written from `defaultValues()`,
  * `values.schema.json` from `values-schema.ts`; the cdk8s app takes the same object.
  */
+import { CEX_SETTINGS } from '../plugins/catalogue/cex';
 import { CXI_SETTINGS } from '../plugins/catalogue/cxi';
 import { NETDEVICE_SETTINGS } from '../plugins/catalogue/netdevice';
 import { KVM_SETTINGS } from '../plugins/catalogue/kvm';
@@ -69,16 +70,9 @@ export interface NetdeviceValues extends PluginValues, ChartDefaults<typeof NETD
   nfdRule: boolean;
 }
 
-export interface CexValues extends PluginValues {
+/** The crypto config sets and the catalogue's settings (plugins/catalogue/cex.ts). */
+export interface CexValues extends PluginValues, ChartDefaults<typeof CEX_SETTINGS> {
   configSets: CexConfigSet[];
-  apqnCheckInterval: number;
-  cryptoconfigCheckInterval: number;
-  podlisterPollInterval: number;
-  resourceDeleteNeverUsed: number;
-  resourceDeleteUnused: number;
-  apqnOvercommitLimit: number;
-  apqnLiveSysfs: number;
-  shadowSysfsDir: string;
 }
 
 export interface ChartValues extends PodValues {

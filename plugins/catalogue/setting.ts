@@ -25,11 +25,8 @@ export interface ChartValue {
   readonly default?: string | number | boolean;
 }
 
-export interface FlagSpec {
-  /** Long name without dashes, e.g. `device-plugin-dir`. */
-  readonly name: string;
-  /** Environment variable that sets it when the flag is absent (none for e.g. --version). */
-  readonly env?: string;
+/** What every setting has: a type, bounds, a default and help, and the Helm value that carries it. */
+export interface Setting {
   readonly type: FlagType;
   readonly help: string;
   readonly default?: string | number | boolean;
@@ -37,11 +34,29 @@ export interface FlagSpec {
   /** Inclusive minimum for `int`. */
   readonly min?: number;
   readonly max?: number;
+  /** The Helm value that carries it; absent when the chart leaves the setting at its default. */
+  readonly chart?: ChartValue;
+}
+
+/** A flag (with an environment variable that sets it when the flag is absent). */
+export interface FlagSpec extends Setting {
+  /** Long name without dashes, e.g. `device-plugin-dir`. */
+  readonly name: string;
+  /** Environment variable that sets it when the flag is absent (none for e.g. --version). */
+  readonly env?: string;
   /** Short alias without dash, e.g. `n`. */
   readonly short?: string;
   readonly required?: boolean;
-  /** The Helm value that carries it; absent when the chart leaves the flag at its default. */
-  readonly chart?: ChartValue;
+}
+
+/** A setting read from an environment variable only (the CEX family's, as upstream). */
+export interface EnvSetting extends Setting {
+  readonly env: string;
+}
+
+/** How help and the chart name a setting: `--flag`, or the environment variable. */
+export function settingRef(setting: FlagSpec | EnvSetting): string {
+  return 'name' in setting ? `--${setting.name}` : setting.env;
 }
 
 /** `device-plugin-dir` → `devicePluginDir`, as a type. */
@@ -50,7 +65,7 @@ export type FlagKey<N extends string> = N extends `${infer Head}-${infer Tail}`
   : N;
 
 /** The value a flag of this spec parses to. */
-export type FlagValueOf<S extends FlagSpec> = S['type'] extends 'int' | 'duration'
+export type FlagValueOf<S extends Setting> = S['type'] extends 'int' | 'duration'
   ? number
   : S['type'] extends 'bool'
     ? boolean
@@ -79,7 +94,7 @@ export type SettingValues<C extends readonly FlagSpec[]> = (string extends C[num
 };
 
 /** The Helm values of a catalogue's settings that have one, by key, at their defaults. */
-export type ChartDefaults<C extends readonly FlagSpec[]> = {
+export type ChartDefaults<C extends readonly Setting[]> = {
   [S in C[number] as S['chart'] extends ChartValue ? S['chart']['key'] : never]: S['type'] extends 'enum'
     ? FlagValueOf<S>
     : S['type'] extends 'int'
@@ -90,16 +105,16 @@ export type ChartDefaults<C extends readonly FlagSpec[]> = {
 };
 
 /** The settings of `catalogue` that the chart carries. */
-export function chartSettings(catalogue: readonly FlagSpec[]): (FlagSpec & { chart: ChartValue })[] {
-  return catalogue.filter((s): s is FlagSpec & { chart: ChartValue } => s.chart !== undefined);
+export function chartSettings<S extends Setting>(catalogue: readonly S[]): (S & { chart: ChartValue })[] {
+  return catalogue.filter((s): s is S & { chart: ChartValue } => s.chart !== undefined);
 }
 
 /** The chart defaults of a catalogue (`{ virtualDevices: 1, … }`), from the flags' own defaults. */
-export function chartDefaults<const C extends readonly FlagSpec[]>(catalogue: C): ChartDefaults<C> {
+export function chartDefaults<const C extends readonly Setting[]>(catalogue: C): ChartDefaults<C> {
   const defaults: Record<string, string | number | boolean> = {};
-  for (const setting of chartSettings(catalogue)) {
+  for (const setting of chartSettings<Setting>(catalogue)) {
     const value = setting.chart.default ?? setting.default;
-    if (value === undefined) throw new Error(`--${setting.name} has a Helm value but no default`);
+    if (value === undefined) throw new Error(`${setting.chart.key} has a Helm value but no default`);
     defaults[setting.chart.key] = value;
   }
   return defaults as ChartDefaults<C>;

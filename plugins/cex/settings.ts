@@ -4,6 +4,7 @@
  * default under the common --sysfs-root / --devfs-root so fixtures and containers can move them.
  */
 import * as path from 'path';
+import { CEX_INT_SETTINGS, CEX_SHADOW_SYSFS_DIR } from '../catalogue/cex';
 import { type Logger, type CommonOptions, UsageError, type EnvDoc } from '../framework';
 
 /** Everything the family needs, intervals in milliseconds. Tests build this directly (see docs). */
@@ -38,61 +39,30 @@ interface IntEnv {
   help: string;
 }
 
+/** A numeric variable of the catalogue (plugins/catalogue/cex.ts) as the reader takes it: `name` is the variable. */
+function intEnv(setting: { env: string; default: number; min: number; max: number; help: string }): IntEnv {
+  return {
+    name: setting.env,
+    default: setting.default,
+    min: setting.min,
+    max: setting.max,
+    help: setting.help,
+  };
+}
+
 /** The numeric variables with upstream's defaults and ranges. */
 export const INT_ENV = {
-  apqnCheckInterval: {
-    name: 'APQN_CHECK_INTERVAL',
-    default: 30,
-    min: 10,
-    max: 120,
-    help: 'seconds between APQN rescans (health, hot plug)',
-  },
-  configCheckInterval: {
-    name: 'CRYPTOCONFIG_CHECK_INTERVAL',
-    default: 120,
-    min: 30,
-    max: 300,
-    help: 'seconds between config re-reads (fallback; file changes are seen at once)',
-  },
-  podListerPoll: {
-    name: 'PODLISTER_POLL_INTERVAL',
-    default: 30,
-    min: 10,
-    max: 60,
-    help: 'seconds between clean-up passes over the kubelet PodResources API',
-  },
-  deleteNeverUsed: {
-    name: 'RESOURCE_DELETE_NEVER_USED',
-    default: 1800,
-    min: 30,
-    max: 3600,
-    help: 'seconds before a zcrypt node / shadow dir no pod ever used is destroyed',
-  },
-  deleteUnused: {
-    name: 'RESOURCE_DELETE_UNUSED',
-    default: 120,
-    min: 30,
-    max: 900,
-    help: 'seconds before a zcrypt node / shadow dir no pod uses any more is destroyed',
-  },
-  overcommitLimit: {
-    name: 'APQN_OVERCOMMIT_LIMIT',
-    default: 1,
-    min: 1,
-    max: 100,
-    help: 'devices per APQN for sets without "overcommit"',
-  },
-  liveSysfs: {
-    name: 'APQN_LIVE_SYSFS',
-    default: 1,
-    min: 0,
-    max: 1,
-    help: 'live (1) or static (0) shadow sysfs for sets without "livesysfs"',
-  },
-} satisfies Record<string, IntEnv>;
+  apqnCheckInterval: intEnv(CEX_INT_SETTINGS.apqnCheckInterval),
+  configCheckInterval: intEnv(CEX_INT_SETTINGS.configCheckInterval),
+  podListerPoll: intEnv(CEX_INT_SETTINGS.podListerPoll),
+  deleteNeverUsed: intEnv(CEX_INT_SETTINGS.deleteNeverUsed),
+  deleteUnused: intEnv(CEX_INT_SETTINGS.deleteUnused),
+  overcommitLimit: intEnv(CEX_INT_SETTINGS.overcommitLimit),
+  liveSysfs: intEnv(CEX_INT_SETTINGS.liveSysfs),
+};
 
 export const DEFAULT_CONFIG_FILE = '/config/cex_resources.json';
-export const DEFAULT_SHADOW_BASE_DIR = '/var/tmp/shadowsysfs';
+export const DEFAULT_SHADOW_BASE_DIR = CEX_SHADOW_SYSFS_DIR.default;
 export const DEFAULT_SYSINFO_FILE = '/proc/sysinfo';
 
 /** For --help and the docs. */
@@ -104,8 +74,8 @@ export const CEX_ENV: EnvDoc[] = [
     help: `${e.help} (default ${e.default}, clamped to ${e.min}-${e.max})`,
   })),
   {
-    name: 'SHADOWSYSFS_BASEDIR',
-    help: `where shadow sysfs trees are made (default ${DEFAULT_SHADOW_BASE_DIR})`,
+    name: CEX_SHADOW_SYSFS_DIR.env,
+    help: `${CEX_SHADOW_SYSFS_DIR.help} (default ${DEFAULT_SHADOW_BASE_DIR})`,
   },
   { name: 'APSYSFS_BUSDIR', help: 'AP bus sysfs dir (default <sysfs-root>/bus/ap)' },
   { name: 'APSYSFS_DEVSDIR', help: 'AP devices sysfs dir (default <sysfs-root>/devices/ap)' },
@@ -131,7 +101,7 @@ export function readSettings(env: NodeJS.ProcessEnv, common: CommonOptions, log:
     apDevsDir: str('APSYSFS_DEVSDIR', path.join(common.sysfsRoot, 'devices', 'ap')),
     zcryptClassDir: str('ZCRYPT_CLASSDIR', path.join(common.sysfsRoot, 'class', 'zcrypt')),
     devfsRoot: common.devfsRoot,
-    shadowBaseDir: str('SHADOWSYSFS_BASEDIR', DEFAULT_SHADOW_BASE_DIR),
+    shadowBaseDir: str(CEX_SHADOW_SYSFS_DIR.env, DEFAULT_SHADOW_BASE_DIR),
     podResourcesSocket: common.podResourcesSocket,
     apqnCheckIntervalMs: int(INT_ENV.apqnCheckInterval) * 1000,
     configCheckIntervalMs: int(INT_ENV.configCheckInterval) * 1000,

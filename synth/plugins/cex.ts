@@ -10,38 +10,18 @@ import { withDefaults } from '../common';
 import { objectName } from '../release';
 import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS } from '../daemonset';
 import { derive, toStr } from '../helm/symbolic';
+import { CEX_SETTINGS } from '../../plugins/catalogue/cex';
+import { chartDefaults, type ChartDefaults } from '../../plugins/catalogue/setting';
 
-export interface CexPluginProps extends DevicePluginOptions {
+export interface CexPluginProps extends DevicePluginOptions, Partial<ChartDefaults<typeof CEX_SETTINGS>> {
   /** The crypto config sets (the ConfigMap content). Default none. */
   readonly configSets?: CexConfigSet[];
-  /** Seconds between APQN scans (10–120). Default 30. */
-  readonly apqnCheckInterval?: number;
-  /** Seconds between config checks (30–300). Default 120. */
-  readonly cryptoconfigCheckInterval?: number;
-  /** Seconds between PodResources polls (10–60). Default 30. */
-  readonly podlisterPollInterval?: number;
-  /** Seconds before a never-used zcrypt node is removed (30–3600). Default 1800. */
-  readonly resourceDeleteNeverUsed?: number;
-  /** Seconds before an unused zcrypt node is removed (30–900). Default 120. */
-  readonly resourceDeleteUnused?: number;
-  /** Default pods per APQN (1–100). Default 1. */
-  readonly apqnOvercommitLimit?: number;
-  /** Default sysfs view, live (1) or static (0). Default 1. */
-  readonly apqnLiveSysfs?: number;
-  /** Host directory of the shadow sysfs trees. Default `/var/tmp/shadowsysfs`. */
-  readonly shadowSysfsDir?: string;
+  // apqnCheckInterval … shadowSysfsDir: the catalogue's (plugins/catalogue/cex.ts), each an env var of the pod.
 }
 
 export const CEX_DEFAULTS = {
   configSets: [] as CexConfigSet[],
-  apqnCheckInterval: 30,
-  cryptoconfigCheckInterval: 120,
-  podlisterPollInterval: 30,
-  resourceDeleteNeverUsed: 1800,
-  resourceDeleteUnused: 120,
-  apqnOvercommitLimit: 1,
-  apqnLiveSysfs: 1,
-  shadowSysfsDir: '/var/tmp/shadowsysfs',
+  ...chartDefaults(CEX_SETTINGS),
   httpPort: 8086,
   nodeSelector: labelMap(NODE_LABELS.cex),
 };
@@ -62,14 +42,11 @@ export class CexPlugin extends Construct {
       privileged: true,
       env: [
         { name: 'CCS_JSON_FILE', value: `${CONFIG_DIR}/${CONFIG_FILE}` },
-        { name: 'APQN_CHECK_INTERVAL', value: toStr(p.apqnCheckInterval) },
-        { name: 'CRYPTOCONFIG_CHECK_INTERVAL', value: toStr(p.cryptoconfigCheckInterval) },
-        { name: 'PODLISTER_POLL_INTERVAL', value: toStr(p.podlisterPollInterval) },
-        { name: 'RESOURCE_DELETE_NEVER_USED', value: toStr(p.resourceDeleteNeverUsed) },
-        { name: 'RESOURCE_DELETE_UNUSED', value: toStr(p.resourceDeleteUnused) },
-        { name: 'APQN_OVERCOMMIT_LIMIT', value: toStr(p.apqnOvercommitLimit) },
-        { name: 'APQN_LIVE_SYSFS', value: toStr(p.apqnLiveSysfs) },
-        { name: 'SHADOWSYSFS_BASEDIR', value: p.shadowSysfsDir },
+        // The catalogue's, in its order: numbers as strings (env values), the directory as it is.
+        ...CEX_SETTINGS.map((setting) => ({
+          name: setting.env,
+          value: setting.type === 'int' ? toStr(p[setting.chart.key]) : p[setting.chart.key],
+        })),
         { name: 'NODENAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
       ],
       hostPaths: [

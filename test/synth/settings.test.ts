@@ -7,10 +7,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { CATALOGUES } from '../../plugins/catalogue';
-import { chartSettings, type FlagSpec } from '../../plugins/catalogue/setting';
+import { CATALOGUES, ENV_CATALOGUES } from '../../plugins/catalogue';
+import { readSettings, type CexSettings } from '../../plugins/cex/settings';
+import { chartSettings, type EnvSetting, type FlagSpec } from '../../plugins/catalogue/setting';
 import { loadCommand } from '../../plugins/cli/families';
-import { COMMON_FLAGS, flagKey, parseDuration, parseFlags } from '../../plugins/framework';
+import { COMMON_FLAGS, createLogger, flagKey, parseDuration, parseFlags } from '../../plugins/framework';
 import type { PodSpec } from '../../synth/k8s-types';
 import { helmTemplate, helms, REPO_ROOT, type K8sObject } from './helpers/helm';
 
@@ -26,7 +27,7 @@ const helm = helms()[0];
 const families = Object.entries(CATALOGUES) as [keyof typeof CATALOGUES, readonly FlagSpec[]][];
 
 /** A valid value other than the default, as values.yaml would carry it. */
-function otherValue(setting: FlagSpec): string | number | boolean {
+function otherValue(setting: FlagSpec | EnvSetting): string | number | boolean {
   switch (setting.type) {
     case 'int':
       return setting.default === setting.max ? setting.min! : (setting.max ?? Number(setting.default) + 1);
@@ -88,7 +89,7 @@ test.each(families)('%s: the command takes its flags from the catalogue', (famil
 /** The families whose catalogue gives the chart values (devnode's config is a file, not a flag value). */
 const charted = families.filter(([, catalogue]) => chartSettings(catalogue).length > 0);
 
-test('every family but devnode and cex has its chart settings in a catalogue', () => {
+test('the flag catalogues that give the chart values (cex: environment variables, below)', () => {
   expect(charted.map(([family]) => family).sort()).toEqual(['cxi', 'kvm', 'netdevice', 'tdx']);
 });
 
@@ -154,4 +155,53 @@ test('flags are typed by their catalogue: a renamed flag no longer compiles wher
   // @ts-expect-error -- not a flag of the catalogue
   expect(values.virtualDevice).toBeUndefined();
   expect([virtualDevices, cdi]).toEqual([1, false]);
+});
+
+describe('cex (environment variables)', () => {
+  const settings = chartSettings(ENV_CATALOGUES.cex);
+  /** What the plugin's reader makes of each, by Helm value. */
+  const read: Record<string, (s: CexSettings) => unknown> = {
+    apqnCheckInterval: (s) => s.apqnCheckIntervalMs / 1000,
+    cryptoconfigCheckInterval: (s) => s.configCheckIntervalMs / 1000,
+    podlisterPollInterval: (s) => s.podListerPollMs / 1000,
+    resourceDeleteNeverUsed: (s) => s.deleteNeverUsedMs / 1000,
+    resourceDeleteUnused: (s) => s.deleteUnusedMs / 1000,
+    apqnOvercommitLimit: (s) => s.overcommitLimit,
+    apqnLiveSysfs: (s) => (s.liveSysfs ? 1 : 0),
+    shadowSysfsDir: (s) => s.shadowBaseDir,
+  };
+  const warnings: string[] = [];
+  const log = createLogger({ level: 'warn', format: 'json', write: (line) => warnings.push(line) });
+  const common = parseFlags(COMMON_FLAGS, [], {}).values;
+  const readFrom = (env: NodeJS.ProcessEnv) => readSettings({ ...env, NODENAME: 'node-a' }, common, log);
+
+  test('values.yaml holds each default, values.schema.json its type and bounds', () => {
+    expect(Object.keys(read).sort()).toEqual(settings.map((s) => s.chart.key).sort());
+    for (const setting of settings) {
+      const where = `cex.${setting.chart.key} (${setting.env})`;
+      expect([where, valuesYaml.cex[setting.chart.key]]).toEqual([where, setting.default]);
+      const property = schema.properties.cex.properties[setting.chart.key];
+      expect([where, property.type]).toEqual([where, setting.type === 'int' ? 'integer' : 'string']);
+      expect([where, property.minimum, property.maximum]).toEqual([where, setting.min, setting.max]);
+      expect([where, String(property.description)]).toEqual([
+        where,
+        expect.stringContaining(`(${setting.env})`),
+      ]);
+    }
+  });
+
+  test.each([
+    ['the defaults', undefined],
+    ['other values', Object.fromEntries(settings.map((s) => [s.chart.key, otherValue(s)]))],
+  ])('Helm renders env vars the plugin reads as the values: %s', (_, values) => {
+    const { env } = pluginContainer('cex', values && { cex: values });
+    const parsed = readFrom(env);
+    for (const setting of settings) {
+      const expected = values ? values[setting.chart.key] : setting.default;
+      if (values) expect(expected).not.toEqual(setting.default);
+      expect([setting.env, env[setting.env]]).toEqual([setting.env, String(expected)]);
+      expect([setting.chart.key, read[setting.chart.key](parsed)]).toEqual([setting.chart.key, expected]);
+    }
+    expect(warnings).toEqual([]);
+  });
 });
