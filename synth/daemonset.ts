@@ -22,9 +22,12 @@ import {
   VolumeMount,
 } from './k8s-types';
 import { NODE_RUNTIME_FLAGS } from '../plugins/catalogue/node-flags';
+import { COMMON_FLAGS, type LOG_FORMATS, type LOG_LEVELS } from '../plugins/catalogue/common';
+import { chartArgs, chartDefaults } from '../plugins/catalogue/setting';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type LogFormat = 'json' | 'text';
+/** The plugins' --log-level and --log-format choices (plugins/catalogue/common.ts). */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogFormat = (typeof LOG_FORMATS)[number];
 export type PullPolicy = 'Always' | 'IfNotPresent' | 'Never';
 
 /** Options every plugin construct accepts; all have defaults. */
@@ -71,8 +74,8 @@ export const COMMON_DEFAULTS = {
   namespace: DEFAULT_NAMESPACE,
   image: `${DEFAULT_IMAGE_REPOSITORY}:${packageVersion()}`,
   imagePullPolicy: 'IfNotPresent' as PullPolicy,
-  logLevel: 'info' as LogLevel,
-  logFormat: 'json' as LogFormat,
+  // logLevel, logFormat: the flags' defaults.
+  ...chartDefaults(COMMON_FLAGS),
   tolerations: [{ operator: 'Exists' }] as Toleration[],
   resources: {
     requests: { cpu: '10m', memory: '72Mi' },
@@ -273,8 +276,7 @@ export class DevicePluginDaemonSet extends Construct {
         [...PLUGIN_ENTRY, p.plugin],
         [
           `--http-addr=:${p.httpPort}`,
-          `--log-level=${p.logLevel}`,
-          `--log-format=${p.logFormat}`,
+          ...chartArgs(COMMON_FLAGS, p),
           ...(p.args ?? []),
           ...(dra
             ? [

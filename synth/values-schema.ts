@@ -8,6 +8,7 @@
  */
 import { CEX_CONFIG_SET_SCHEMA } from './cex-config';
 import { CEX_SETTINGS } from '../plugins/catalogue/cex';
+import { COMMON_FLAGS } from '../plugins/catalogue/common';
 import { CXI_SETTINGS } from '../plugins/catalogue/cxi';
 import { NETDEVICE_SETTINGS } from '../plugins/catalogue/netdevice';
 import { KVM_SETTINGS } from '../plugins/catalogue/kvm';
@@ -379,8 +380,8 @@ export const VALUES_SCHEMA: JsonSchema = {
       PATTERNS.absolutePath,
     ),
     ...podSettings('global'),
-    logLevel: oneOf('Log level of every plugin (--log-level).', ['debug', 'info', 'warn', 'error']),
-    logFormat: oneOf('Log format of every plugin (--log-format).', ['json', 'text']),
+    // logLevel, logFormat: the common flags' (plugins/catalogue/common.ts).
+    ...settingSchemas(COMMON_FLAGS),
     nfd: section('Node Feature Discovery rules that label the nodes each plugin selects.', {
       enabled: bool(
         'Create a NodeFeatureRule per enabled plugin (only when the cluster serves nfd.k8s-sigs.io).',

@@ -56,7 +56,7 @@ export interface CdiSpec {
   containerEdits?: CdiContainerEdits;
 }
 
-export const DEFAULT_CDI_DIR = '/var/run/cdi';
+export { DEFAULT_CDI_DIR } from '../catalogue/common';
 
 const KIND_VENDOR = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const KIND_CLASS = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;

@@ -3,72 +3,16 @@
  * (a PluginContext), and the flags every plugin accepts. The CLI (plugins/cli) starts a command; families
  * import this, never the CLI.
  */
-import { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET } from './proto';
-import { DEFAULT_CDI_DIR } from './cdi';
-import { LOG_LEVELS, type Logger } from './log';
+import type { COMMON_FLAGS } from '../catalogue/common';
+import type { Logger } from './log';
 import type { PluginManager } from './manager';
 import type { ResourceHost } from './types';
 import type { EnvDoc, FlagSpec, FlagValues, SettingValues } from './flags';
 
 export type PluginMode = 'device-plugin' | 'dra';
 
-/** Flags every plugin accepts. Every path a plugin reads is under one of these roots. */
-export const COMMON_FLAGS = [
-  {
-    name: 'mode',
-    env: 'PLUGIN_MODE',
-    type: 'enum',
-    choices: ['device-plugin', 'dra'],
-    default: 'device-plugin',
-    help: 'device-plugin (the kubelet device-plugin API), or dra: a DRA driver (kvm, tdx and devnode only)',
-  },
-  {
-    name: 'device-plugin-dir',
-    env: 'DEVICE_PLUGIN_DIR',
-    type: 'string',
-    default: DEFAULT_DEVICE_PLUGIN_DIR,
-    help: 'kubelet device-plugin directory (kubelet.sock and our sockets)',
-  },
-  { name: 'sysfs-root', env: 'SYSFS_ROOT', type: 'string', default: '/sys', help: 'where sysfs is mounted' },
-  { name: 'devfs-root', env: 'DEVFS_ROOT', type: 'string', default: '/dev', help: 'where device nodes are' },
-  {
-    name: 'cdi-dir',
-    env: 'CDI_DIR',
-    type: 'string',
-    default: DEFAULT_CDI_DIR,
-    help: 'directory CDI specs are written to',
-  },
-  {
-    name: 'pod-resources-socket',
-    env: 'POD_RESOURCES_SOCKET',
-    type: 'string',
-    default: DEFAULT_POD_RESOURCES_SOCKET,
-    help: 'kubelet PodResources API socket',
-  },
-  {
-    name: 'http-addr',
-    env: 'HTTP_ADDR',
-    type: 'string',
-    default: '',
-    help: 'listen address for /healthz, /readyz and /metrics, e.g. :8080 (off when empty)',
-  },
-  {
-    name: 'log-level',
-    env: 'LOG_LEVEL',
-    type: 'enum',
-    choices: LOG_LEVELS,
-    default: 'info',
-    help: 'least severe level logged',
-  },
-  {
-    name: 'log-format',
-    env: 'LOG_FORMAT',
-    type: 'enum',
-    choices: ['json', 'text'],
-    default: 'json',
-    help: 'log line format',
-  },
-] as const satisfies readonly FlagSpec[];
+// The flags every plugin accepts are catalogue data (the chart sets --log-level and --log-format from them).
+export { COMMON_FLAGS } from '../catalogue/common';
 
 /** The common flags' values, typed by their declarations. */
 export type CommonOptions = SettingValues<typeof COMMON_FLAGS>;

@@ -3,12 +3,14 @@
  * `key=value` text (for people). Fields carry the facts an operator needs: resource, device, path, error.
  */
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type LogFormat = 'json' | 'text';
+import { LOG_FORMATS, LOG_LEVELS } from '../catalogue/common';
+
+export { LOG_LEVELS } from '../catalogue/common';
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogFormat = (typeof LOG_FORMATS)[number];
 export type LogFields = Record<string, unknown>;
 
 const LEVEL_ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-export const LOG_LEVELS = Object.keys(LEVEL_ORDER) as LogLevel[];
 
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;

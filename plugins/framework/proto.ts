@@ -75,8 +75,7 @@ export function services() {
 
 export const API_VERSION = 'v1beta1';
 export const KUBELET_SOCKET_NAME = 'kubelet.sock';
-export const DEFAULT_DEVICE_PLUGIN_DIR = '/var/lib/kubelet/device-plugins';
-export const DEFAULT_POD_RESOURCES_SOCKET = '/var/lib/kubelet/pod-resources/kubelet.sock';
+export { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET } from '../catalogue/common';
 
 // Wire shapes of the device plugin API (proto field names).
 export interface WireDevice {

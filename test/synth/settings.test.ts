@@ -205,3 +205,37 @@ describe('cex (environment variables)', () => {
     expect(warnings).toEqual([]);
   });
 });
+
+describe('the common flags (root values, every plugin)', () => {
+  const settings = chartSettings(COMMON_FLAGS);
+  const rootSchema = schema as unknown as { properties: Record<string, Record<string, unknown>> };
+
+  test('values.yaml holds each default at the root, values.schema.json its choices', () => {
+    expect(settings.map((s) => s.name)).toEqual(['log-level', 'log-format']);
+    for (const setting of settings) {
+      expect([setting.name, valuesYaml[setting.chart.key]]).toEqual([setting.name, setting.default]);
+      const property = rootSchema.properties[setting.chart.key];
+      expect([setting.name, property.enum]).toEqual([setting.name, setting.choices]);
+      expect(String(property.description)).toContain(`(--${setting.name})`);
+    }
+  });
+
+  test.each([
+    ['the defaults', undefined],
+    ['other values', Object.fromEntries(settings.map((s) => [s.chart.key, otherValue(s)]))],
+  ])('Helm renders args every plugin parses to the values: %s', (_, values) => {
+    for (const family of Object.keys(CATALOGUES)) {
+      const { args, env } = pluginContainer(family, values);
+      const parsed = parseFlags([...loadCommand(family)!.flags, ...COMMON_FLAGS], args, env).values;
+      for (const setting of settings) {
+        const expected = values ? values[setting.chart.key] : setting.default;
+        if (values) expect(expected).not.toEqual(setting.default);
+        expect([family, setting.name, parsed[flagKey(setting.name)]]).toEqual([
+          family,
+          setting.name,
+          expected,
+        ]);
+      }
+    }
+  });
+});
