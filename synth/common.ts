@@ -1,8 +1,12 @@
 /** The bundle's name, version and defaults (names and labels per release: release.ts). */
 import * as fs from 'fs';
 import * as path from 'path';
+import { NODE_RUNTIME_FLAGS } from '../plugins/catalogue/node-flags';
 
 export const APP_NAME = 'kube-device-plugins';
+
+/** How the image runs a plugin: `[...PLUGIN_ENTRY, <plugin>, flags...]`. */
+export const PLUGIN_ENTRY = ['node', ...NODE_RUNTIME_FLAGS, '/app/bin/kube-device-plugins.js'];
 
 /** The namespace the cdk8s app deploys into (the Helm chart uses the release namespace instead). */
 export const DEFAULT_NAMESPACE = 'kube-system';

@@ -5,7 +5,7 @@
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { APP_NAME, DEFAULT_NAMESPACE, packageVersion, withDefaults } from './common';
+import { APP_NAME, DEFAULT_NAMESPACE, packageVersion, PLUGIN_ENTRY, withDefaults } from './common';
 import { ConfigFile } from './config-map';
 import type { DraPodSettings } from './dra';
 import { Condition, anyOf, mergeMaps, not, when, whenKey } from './helm/symbolic';
@@ -21,7 +21,6 @@ import {
   Volume,
   VolumeMount,
 } from './k8s-types';
-import { NODE_RUNTIME_FLAGS } from '../plugins/catalogue/node-flags';
 import { COMMON_FLAGS, type LOG_FORMATS, type LOG_LEVELS } from '../plugins/catalogue/common';
 import { chartArgs, chartDefaults } from '../plugins/catalogue/setting';
 
@@ -213,9 +212,6 @@ const PRIVILEGED: SecurityContext = {
  * on the host's devtmpfs (and fails on the read-only mount): keep the termination message in /tmp.
  */
 const TERMINATION_MESSAGE_PATH = '/tmp/termination-log';
-
-/** How the image runs a plugin: `[...PLUGIN_ENTRY, <plugin>, flags...]`. */
-export const PLUGIN_ENTRY = ['node', ...NODE_RUNTIME_FLAGS, '/app/bin/kube-device-plugins.js'];
 
 export class DevicePluginDaemonSet extends Construct {
   readonly apiObject: ApiObject;

@@ -27,7 +27,7 @@ import {
   symbolic,
 } from './helm/symbolic';
 import { componentLabels, objectName } from './release';
-import { PLUGIN_ENTRY } from './daemonset';
+import { PLUGIN_ENTRY } from './common';
 import { ResourceRequirements } from './k8s-types';
 
 /** How a family hands out its devices. */
