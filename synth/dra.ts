@@ -13,6 +13,7 @@
  * message naming the family ({@link draApiCheck}), rather than deploy a driver that cannot work.
  */
 import { ApiObject } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { APP_NAME, HOOK_CONTAINER_SECURITY, hookPodSpec } from './common';
 import { goJson } from './helm/go-json';
@@ -324,23 +325,17 @@ function accountWithClusterRole(
   name: string,
   namespace: string,
   labels: Record<string, string>,
-  rules: object[],
+  rules: k8s.PolicyRule[],
 ): void {
-  new ApiObject(scope, 'service-account', {
-    apiVersion: 'v1',
-    kind: 'ServiceAccount',
+  new k8s.KubeServiceAccount(scope, 'service-account', {
     metadata: { name, namespace, labels },
     automountServiceAccountToken: false,
   });
-  new ApiObject(scope, 'cluster-role', {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'ClusterRole',
+  new k8s.KubeClusterRole(scope, 'cluster-role', {
     metadata: { name, labels },
     rules,
   });
-  new ApiObject(scope, 'cluster-role-binding', {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'ClusterRoleBinding',
+  new k8s.KubeClusterRoleBinding(scope, 'cluster-role-binding', {
     metadata: { name, labels },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
     subjects: [{ kind: 'ServiceAccount', name, namespace }],
