@@ -1,8 +1,9 @@
 /**
  * The slice of the Kubernetes core/apps types the DaemonSet and the pod-level values use, as plain JSON shapes.
  *
- * The kinds whose objects are plain data (ConfigMap, ServiceAccount, Role and the bindings) use
- * cdk8s-plus-28's generated `k8s.Kube*` classes (synth/config-map.ts, synth/chart-test.ts). The DaemonSet does
+ * The kinds whose objects are plain data (ConfigMap, ServiceAccounts, Roles and ClusterRoles with fixed rules,
+ * their bindings) use cdk8s-plus-28's generated `k8s.Kube*` classes (synth/config-map.ts, synth/chart-test.ts,
+ * synth/dra.ts). The DaemonSet (and the DRA uninstall Job, whose pod template is built the same way) does
  * not, for a measured reason: in template mode (synth/helm/) a value such as `imagePullSecrets` or a
  * resources map is a symbolic stand-in for a whole Helm expression, and the generated `toJson_*` functions
  * map over lists and unwrap `Quantity` objects, so `npm run synth` fails with
