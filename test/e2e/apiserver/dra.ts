@@ -212,7 +212,12 @@ export async function draScenarios(
         await cluster.create('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name } }, true);
     }
     const sets = FAMILIES.flatMap((family) => ['--set', `${family}.mode=dra`]);
-    helm(h, cluster, ['install', RELEASE, chart, '-n', NAMESPACE, ...sets]);
+    const notes = helm(h, cluster, ['install', RELEASE, chart, '-n', NAMESPACE, ...sets]);
+    for (const family of FAMILIES)
+      check(
+        notes.includes(`${family} runs as the DRA driver ${draDriverName(family)}`),
+        `NOTES do not name the ${family} driver:\n${notes}`,
+      );
     installed = manifests(helm(h, cluster, ['get', 'manifest', RELEASE, '-n', NAMESPACE]));
     const missing: string[] = [];
     for (const o of installed)
