@@ -468,17 +468,17 @@ function netdeviceScenario(mode: 'hooks' | 'netdevices'): Scenario {
       check(inPod.includes(address), `nsenter into the pod's netns: ${inPod}`);
       await deletePod(node, ns, 'net');
       if (mode === 'hooks') {
-        await node.waitFor(`${link} back on the host`, async () => linkOnHost(link), 30_000);
+        await node.waitFor(`${link} back on the host`, async () => linkOnHost(link), 60_000);
         const back = ipCmd('-o', 'addr', 'show', 'dev', link);
         check(back.includes(address), `${link} came back without ${address}: ${back}`);
-        await waitAllocatable(node, NETDEVICE, 1, 30_000);
+        await waitAllocatable(node, NETDEVICE, 1, 60_000);
         return (
           `veth (virtual) in the pod's netns as ${link} ${address} mtu 1400; pod deleted: back on the host with ` +
           `${address}, offered again (physical: the same, the hook restores its configuration; not run, none here)`
         );
       }
-      await node.waitFor(`${link} gone`, async () => !linkOnHost(link) && !linkOnHost(peer), 30_000);
-      await waitAllocatable(node, NETDEVICE, 0, 30_000);
+      await node.waitFor(`${link} gone`, async () => !linkOnHost(link) && !linkOnHost(peer), 60_000);
+      await waitAllocatable(node, NETDEVICE, 0, 60_000);
       return (
         `veth (virtual) in the pod's netns as ${link} ${address} mtu 1400 (runc 1.5 netDevices); pod deleted: ` +
         'destroyed with the netns, peer too, withdrawn (allocatable 0) (physical: returned to the host down, ' +
@@ -553,7 +553,7 @@ const netdeviceOldRunc: Scenario = {
         .readFileSync(pluginLog, 'utf8')
         .split('\n')
         .find((l) => l.includes('interface allocated to a pod is still on the host') && l.includes('net'));
-    await node.waitFor('the plugin reporting the interface not moved', async () => !!said(), 30_000);
+    await node.waitFor('the plugin reporting the interface not moved', async () => !!said(), 60_000);
     const ready = await fetch(`http://${http}/readyz`);
     const readyBody = await ready.text();
     check(
@@ -566,7 +566,7 @@ const netdeviceOldRunc: Scenario = {
     const gauge = sample('kdp_netdevice_interfaces_not_moved');
     check(!!counter && / 1$/.test(counter), `kdp_netdevice_move_failures_total is not 1: ${counter}`);
     check(!!gauge && / 1$/.test(gauge), `kdp_netdevice_interfaces_not_moved is not 1: ${gauge}`);
-    await waitAllocatable(node, NETDEVICE, 0, 30_000);
+    await waitAllocatable(node, NETDEVICE, 0, 60_000);
     return (
       `${version}: pod Running without ${link}, which stayed on the host; plugin: error naming the pod, ` +
       `/readyz HTTP ${ready.status} naming ${link}, move_failures_total 1, not_moved 1, kept Unhealthy (allocatable 0)`
