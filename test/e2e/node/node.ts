@@ -189,7 +189,12 @@ function recoverStale(holder: LockRecord): void {
     for (const point of mountsUnder(mark)) spawnSync('umount', ['-l', point]);
     fs.rmSync(mark, { recursive: true, force: true });
   }
-  spawnSync('ip', ['link', 'del', BRIDGE], { stdio: 'ignore' });
+  // The tier's own names: the bridge and the scenarios' veths (kdpe2e*), the chart's /dev stand-ins.
+  const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout ?? '';
+  for (const m of links.matchAll(/^\d+: (kdpe2e[a-z0-9]*)[@:]/gm))
+    spawnSync('ip', ['link', 'del', m[1]], { stdio: 'ignore' });
+  for (const f of fs.readdirSync('/dev'))
+    if (f.startsWith('kdpe2e-')) fs.rmSync(path.join('/dev', f), { force: true });
   removeCgroups();
   if (holder.madeKubeletDir) fs.rmSync('/var/lib/kubelet', { recursive: true, force: true });
 }
