@@ -1,4 +1,7 @@
-/** `npm run bench`: run every scenario in bench/scenarios and write BENCHMARKS.md. BENCH_ONLY=a,b filters. */
+/**
+ * `npm run bench`: run every scenario in bench/scenarios and write BENCHMARKS.md. BENCH_ONLY=a,b filters
+ * (BENCHMARKS.md is then left as it is, unless BENCH_UPDATE=1: then only those sections are replaced).
+ */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -59,8 +62,27 @@ async function main(): Promise<void> {
     '',
     ...sections,
   ].join('\n');
-  if (process.env.BENCH_ONLY) {
-    console.log('BENCH_ONLY set: BENCHMARKS.md left unchanged');
+  if (process.env.BENCH_ONLY && process.env.BENCH_UPDATE === '1') {
+    // Only the scenarios run are replaced (or added before "## Node LTS"); every other section is kept.
+    const file = path.join(__dirname, '..', '..', 'BENCHMARKS.md');
+    let text = fs.readFileSync(file, 'utf8');
+    for (const section of sections) {
+      const heading = section.slice(0, section.indexOf('\n'));
+      const start = text.indexOf(`${heading}\n`);
+      if (start >= 0) {
+        const next = /\n(## |<!-- faults:begin -->)/g;
+        next.lastIndex = start + heading.length;
+        const end = next.exec(text)?.index ?? text.length;
+        text = `${text.slice(0, start)}${section}${text.slice(end)}`;
+      } else {
+        const at = text.indexOf('## Node LTS');
+        text = at >= 0 ? `${text.slice(0, at)}${section}\n${text.slice(at)}` : `${text}\n${section}`;
+      }
+    }
+    fs.writeFileSync(file, text);
+    console.log(`BENCH_UPDATE=1: replaced ${sections.length} section(s) of BENCHMARKS.md`);
+  } else if (process.env.BENCH_ONLY) {
+    console.log('BENCH_ONLY set: BENCHMARKS.md left unchanged (BENCH_UPDATE=1 replaces just those sections)');
   } else {
     const file = path.join(__dirname, '..', '..', 'BENCHMARKS.md');
     // The fault tier's section (figures from `npm run faults`, written by hand) is kept as it is.
