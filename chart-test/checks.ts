@@ -1,7 +1,8 @@
 /**
  * What `helm test` checks on a live cluster, for one release: each enabled plugin's DaemonSet has every pod
- * ready and its resources show in some node's allocatable (skipped where no node matches the plugin), and the
- * CXI networks MutatingAdmissionPolicy is in force (a server-side dry-run CXI pod gets the annotation).
+ * ready and its resources show in some node's allocatable (skipped where no node matches the plugin) or, for a
+ * family in DRA mode, its driver has published a ResourceSlice with devices; and the CXI networks
+ * MutatingAdmissionPolicy is in force (a server-side dry-run CXI pod gets the annotation).
  *
  * The last one catches a silent failure: on 1.34/1.35 a cluster can serve admissionregistration.k8s.io/v1beta1
  * without the MutatingAdmissionPolicy feature gate; the policy installs but nothing ever runs it.
@@ -23,6 +24,8 @@ export interface TestSettings {
   /** The release's app.kubernetes.io/instance label. */
   readonly instance: string;
   readonly plugins: Readonly<Record<string, PluginSettings>>;
+  /** The families in DRA mode and their driver names (the chart's KDP_DRA_DRIVERS); none when absent. */
+  readonly draDrivers?: Readonly<Record<string, string>>;
   /** The annotation the CXI policy adds; undefined when the chart did not install the policy. */
   readonly cxiNetworks?: string;
   /** The ServiceAccount the dry-run pod names (it must exist; the test's own does). */
@@ -136,6 +139,8 @@ async function checkPlugin(
     () => ({ check, outcome: 'fail', detail: `after ${settings.timeoutSeconds} s: ${last}` }),
   );
   if (ready.outcome !== 'pass') return [ready];
+  const driver = settings.draDrivers?.[plugin];
+  if (driver) return [ready, await checkSlices(api, settings, plugin, driver)];
 
   const resources = resourcesOf(plugin, values);
   if (resources.length === 0)
@@ -163,6 +168,38 @@ async function checkPlugin(
     );
   }
   return results;
+}
+
+/** DRA mode: the driver has published its devices (a ResourceSlice with at least one device). */
+async function checkSlices(
+  api: ApiConfig,
+  settings: TestSettings,
+  plugin: string,
+  driver: string,
+): Promise<CheckResult> {
+  const check = `${plugin}: ResourceSlices of ${driver}`;
+  const path = `/apis/resource.k8s.io/v1/resourceslices?fieldSelector=${encodeURIComponent(`spec.driver=${driver}`)}`;
+  return until<CheckResult>(
+    settings,
+    async () => {
+      const slices = ((await list(api, path)) as unknown as SliceItem[]).filter(
+        (slice) => (slice.spec?.devices ?? []).length > 0,
+      );
+      if (slices.length === 0) return undefined;
+      const where = slices.map((s) => `${s.spec?.nodeName ?? s.metadata.name}=${s.spec!.devices!.length}`);
+      return { check, outcome: 'pass', detail: `devices per node: ${where.join(', ')}` };
+    },
+    () => ({
+      check,
+      outcome: 'fail',
+      detail: `after ${settings.timeoutSeconds} s no ResourceSlice of ${driver} has a device: the driver runs but never published its devices (see its logs and /readyz)`,
+    }),
+  );
+}
+
+interface SliceItem {
+  metadata: { name: string };
+  spec?: { nodeName?: string; devices?: unknown[] };
 }
 
 /** The CXI networks policy: a dry-run pod requesting a NIC must come back annotated. */

@@ -22,11 +22,20 @@ export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): T
   } catch (err) {
     throw new Error(`KDP_PLUGINS is not JSON: ${(err as Error).message}`);
   }
+  let draDrivers: TestSettings['draDrivers'];
+  try {
+    draDrivers = env.KDP_DRA_DRIVERS
+      ? (JSON.parse(env.KDP_DRA_DRIVERS) as TestSettings['draDrivers'])
+      : undefined;
+  } catch (err) {
+    throw new Error(`KDP_DRA_DRIVERS is not JSON: ${(err as Error).message}`);
+  }
   return {
     namespace: required(env, 'KDP_NAMESPACE'),
     instance: required(env, 'KDP_INSTANCE'),
     plugins,
     cxiNetworks: env.KDP_CXI_NETWORKS || undefined,
+    draDrivers,
     serviceAccount: required(env, 'KDP_SERVICE_ACCOUNT'),
     image: required(env, 'KDP_IMAGE'),
     timeoutSeconds,

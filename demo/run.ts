@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { KubeletSimulator } from '../simulator/kubelet';
 import type { WireContainerAllocateResponse } from '../plugins/framework/proto';
+import { runDraDemo } from './dra';
 import type { DemoScenario } from './scenario';
 
 function loadScenarios(): DemoScenario[] {
@@ -101,7 +102,20 @@ async function main(): Promise<void> {
       console.log(`  FAILED: ${(err as Error).message}`);
     }
   }
-  console.log(failed ? `demo: ${failed} scenario(s) failed` : 'demo: every plugin registered and allocated');
+  const draDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-demo-dra-'));
+  try {
+    await runDraDemo(draDir);
+  } catch (err) {
+    failed += 1;
+    console.log(`  FAILED: ${(err as Error).message}`);
+  } finally {
+    fs.rmSync(draDir, { recursive: true, force: true });
+  }
+  console.log(
+    failed
+      ? `demo: ${failed} scenario(s) failed`
+      : 'demo: every plugin registered and allocated; kvm prepared two claims in DRA mode',
+  );
   process.exit(failed ? 1 : 0);
 }
 

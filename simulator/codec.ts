@@ -10,7 +10,7 @@ import type * as grpc from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs';
 
 /** proto/ beside the sources (ts-jest) or dist/proto (compiled; scripts/copy-protos.js puts it there). */
-function protoDir(): string {
+export function protoDir(): string {
   const candidates = [path.join(__dirname, '..', 'proto'), path.join(__dirname, '..', '..', 'proto')];
   const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'deviceplugin-v1beta1.proto')));
   if (!found) throw new Error(`kubelet simulator: no proto/ directory in ${candidates.join(' or ')}`);

@@ -5,6 +5,7 @@
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
+import { HOOK_CONTAINER_SECURITY, hookPodSpec } from './common';
 import { Condition, jsonOf, toStr, when } from './helm/symbolic';
 import { componentLabels, objectName, releaseOf } from './release';
 import { PluginName, PluginValues } from './values';
@@ -18,6 +19,8 @@ export interface ChartTestProps {
   readonly plugins: Record<PluginName, PluginValues & object>;
   /** The annotation the CXI networks policy adds, and when the chart installs that policy. */
   readonly cxiNetworks: { readonly value: string; readonly installed: Condition };
+  /** The families in DRA mode and their drivers (JSON; see synth/dra.ts), and whether there is any. */
+  readonly draDrivers: { readonly value: string; readonly any: Condition };
   readonly timeoutSeconds: number;
 }
 
@@ -59,7 +62,15 @@ export class ChartTest extends Construct {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
       metadata: { name, labels },
-      rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['list'] }],
+      rules: [
+        { apiGroups: [''], resources: ['nodes'], verbs: ['list'] },
+        // DRA mode: a driver's devices are in its ResourceSlices, not in the nodes' allocatable.
+        ...when(props.draDrivers.any, {
+          apiGroups: ['resource.k8s.io'],
+          resources: ['resourceslices'],
+          verbs: ['list'],
+        }),
+      ],
     });
     new ApiObject(this, 'cluster-role-binding', {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -126,17 +137,7 @@ export class ChartTest extends Construct {
         },
       },
       spec: {
-        serviceAccountName: name,
-        automountServiceAccountToken: true,
-        enableServiceLinks: false,
-        restartPolicy: 'Never',
-        imagePullSecrets: props.imagePullSecrets,
-        securityContext: {
-          runAsNonRoot: true,
-          runAsUser: 65534,
-          runAsGroup: 65534,
-          seccompProfile: { type: 'RuntimeDefault' },
-        },
+        ...hookPodSpec(name, props.imagePullSecrets),
         containers: [
           {
             name: 'check',
@@ -154,13 +155,10 @@ export class ChartTest extends Construct {
                 name: 'KDP_CXI_NETWORKS',
                 value: props.cxiNetworks.value,
               }),
+              ...when(props.draDrivers.any, { name: 'KDP_DRA_DRIVERS', value: props.draDrivers.value }),
             ],
             resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } },
-            securityContext: {
-              allowPrivilegeEscalation: false,
-              readOnlyRootFilesystem: true,
-              capabilities: { drop: ['ALL'] },
-            },
+            securityContext: HOOK_CONTAINER_SECURITY,
           },
         ],
       },

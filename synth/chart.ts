@@ -19,6 +19,7 @@ import { CxiNetworksPolicy } from '../policies/cxi-networks';
 import { ClusterApis, DEFAULT_CLUSTER_APIS } from './cluster-apis';
 import { DEFAULT_NAMESPACE } from './common';
 import { DevicePluginOptions } from './daemonset';
+import { DeviceMode, DraDriver, DraFamily, DraUninstall, draDrivers, isDraMode } from './dra';
 import {
   Condition,
   allOf,
@@ -33,7 +34,12 @@ import {
 import { CxiNetworkAttachment, cxiNetworksAnnotation } from './multus';
 import { CexPlugin } from './plugins/cex';
 import { CxiPlugin } from './plugins/cxi';
-import { DevnodePlugin } from './plugins/devnode';
+import {
+  DEVNODE_CONFIG_DIR,
+  DEVNODE_CONFIG_FLAG,
+  DevnodePlugin,
+  devnodeConfigMapName,
+} from './plugins/devnode';
 import { KvmPlugin } from './plugins/kvm';
 import { NetdevicePlugin } from './plugins/netdevice';
 import { TdxPlugin } from './plugins/tdx';
@@ -113,20 +119,50 @@ export class KubeDevicePluginsChart extends Chart {
       });
     };
 
+    // DRA mode: the driver's ServiceAccount, RBAC, DeviceClass and slice policy, and the uninstall hook, each
+    // in a scope of its own (one template file per component and kind).
+    const draApi = apis.dynamicResourceAllocation;
+    const draObjects = (family: DraFamily, plugin: PluginValues & { mode: DeviceMode }) => {
+      const conditions = [plugin.enabled, isDraMode(plugin.mode), nonEmpty(draApi)];
+      const driver = gate(this, `${family}-dra`, ...conditions);
+      if (driver) new DraDriver(driver, 'driver', { family, namespace });
+      const uninstall = gate(this, `${family}-dra-uninstall`, ...conditions);
+      if (uninstall) {
+        new DraUninstall(uninstall, 'uninstall', {
+          family,
+          namespace,
+          image,
+          imagePullPolicy: values.image.pullPolicy,
+          imagePullSecrets: values.imagePullSecrets,
+          logLevel: values.logLevel,
+          logFormat: values.logFormat,
+          // devnode requires --config, even for the one-shot.
+          ...(family === 'devnode' && {
+            args: [DEVNODE_CONFIG_FLAG],
+            configMap: { name: devnodeConfigMapName(uninstall), mountPath: DEVNODE_CONFIG_DIR },
+          }),
+        });
+      }
+    };
+
     const tdx = gate(this, 'tdx', values.tdx.enabled);
     if (tdx) {
-      new TdxPlugin(tdx, 'plugin', { ...values.tdx, ...options(values.tdx) });
+      new TdxPlugin(tdx, 'plugin', { ...values.tdx, ...options(values.tdx), draApi });
       nodeFeatureRule(tdx, 'tdx', tdxGuestRule());
     }
+    draObjects('tdx', values.tdx);
 
     const kvm = gate(this, 'kvm', values.kvm.enabled);
     if (kvm) {
-      new KvmPlugin(kvm, 'plugin', { ...values.kvm, ...options(values.kvm) });
+      new KvmPlugin(kvm, 'plugin', { ...values.kvm, ...options(values.kvm), draApi });
       nodeFeatureRule(kvm, 'kvm', kvmRule());
     }
+    draObjects('kvm', values.kvm);
 
     const devnode = gate(this, 'devnode', values.devnode.enabled);
-    if (devnode) new DevnodePlugin(devnode, 'plugin', { ...values.devnode, ...options(values.devnode) });
+    if (devnode)
+      new DevnodePlugin(devnode, 'plugin', { ...values.devnode, ...options(values.devnode), draApi });
+    draObjects('devnode', values.devnode);
 
     const cxi = gate(this, 'cxi', values.cxi.enabled);
     if (cxi) {
@@ -218,6 +254,7 @@ export class KubeDevicePluginsChart extends Chart {
             nonEmpty(apis.mutatingAdmissionPolicy),
           ),
         },
+        draDrivers: draDrivers({ tdx: values.tdx.mode, kvm: values.kvm.mode, devnode: values.devnode.mode }),
         timeoutSeconds: values.tests.timeoutSeconds,
       });
     }

@@ -16,6 +16,8 @@ export interface OptionalApi {
   /** NOTES.txt: when the chart wants it (a Go template condition) and what it says when it is missing. */
   readonly wantedWhen: string;
   readonly skippedNote: string;
+  /** Nothing is skipped: values that need the API fail the install instead (no NOTES line). */
+  readonly failsWhenMissing?: boolean;
 }
 
 export const OPTIONAL_APIS = {
@@ -55,6 +57,17 @@ export const OPTIONAL_APIS = {
     skippedNote:
       'PodMonitor skipped: the cluster does not serve monitoring.coreos.com/v1 PodMonitor (install the Prometheus Operator CRDs).',
   },
+  dynamicResourceAllocation: {
+    kind: 'DeviceClass',
+    versions: ['resource.k8s.io/v1'],
+    // Helm 4 lists the bare group/version by default (Kubernetes >= 1.34, as Chart.yaml requires); a real
+    // cluster's discovery lists both.
+    groupVersionSuffices: true,
+    wantedWhen: 'false',
+    skippedNote:
+      'DRA mode refused: a family with mode dra needs a cluster serving resource.k8s.io/v1 (Kubernetes 1.34 or newer, the API enabled); the install fails naming the family rather than deploy a driver that cannot work (with helm template, pass --api-versions resource.k8s.io/v1).',
+    failsWhenMissing: true,
+  },
 } satisfies Record<string, OptionalApi>;
 
 export type OptionalApiName = keyof typeof OPTIONAL_APIS;
@@ -71,6 +84,7 @@ export const DEFAULT_CLUSTER_APIS: ClusterApis = {
   networkAttachmentDefinition: 'k8s.cni.cncf.io/v1',
   mutatingAdmissionPolicy: 'admissionregistration.k8s.io/v1beta1',
   podMonitor: 'monitoring.coreos.com/v1',
+  dynamicResourceAllocation: 'resource.k8s.io/v1',
 };
 
 /** The `--api-versions` flags that make `helm template` see the cluster `apis` describes. */

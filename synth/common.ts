@@ -27,3 +27,30 @@ export function withDefaults<D extends object, P extends object>(defaults: D, pr
   for (const [key, value] of Object.entries(props)) if (value !== undefined) merged[key] = value;
   return merged as D & P;
 }
+
+/**
+ * The pod spec of a hook (the chart test, the DRA uninstall Job) besides its containers: runs once, as nobody,
+ * with its own ServiceAccount's token.
+ */
+export function hookPodSpec(serviceAccountName: string, imagePullSecrets: Array<{ name: string }>) {
+  return {
+    serviceAccountName,
+    automountServiceAccountToken: true,
+    enableServiceLinks: false,
+    restartPolicy: 'Never',
+    imagePullSecrets,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 65534,
+      runAsGroup: 65534,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+  };
+}
+
+/** A hook's container: no escalation, no capabilities. */
+export const HOOK_CONTAINER_SECURITY = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+};

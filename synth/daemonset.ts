@@ -7,7 +7,8 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { APP_NAME, DEFAULT_NAMESPACE, packageVersion, withDefaults } from './common';
 import { ConfigFile } from './config-map';
-import { Condition, mergeMaps, when } from './helm/symbolic';
+import type { DraPodSettings } from './dra';
+import { Condition, anyOf, mergeMaps, not, when, whenKey } from './helm/symbolic';
 import { componentLabels, objectName, selectorLabels } from './release';
 import {
   Container,
@@ -123,6 +124,20 @@ export const HOST_PATHS = {
   dev: { name: 'dev', path: '/dev', type: 'Directory', readOnly: true },
   /** Where CDI specs are written for the container runtime. */
   cdi: { name: 'cdi', path: '/var/run/cdi', type: 'DirectoryOrCreate', readOnly: false },
+  /** DRA mode: the kubelet's plugin dir (the driver's DRA service socket and state, under its driver name). */
+  kubeletPlugins: {
+    name: 'kubelet-plugins',
+    path: `${DEFAULT_KUBELET_ROOT_DIR}/plugins`,
+    type: 'DirectoryOrCreate',
+    readOnly: false,
+  },
+  /** DRA mode: the kubelet's plugin-watcher dir (the driver's registration socket). */
+  pluginsRegistry: {
+    name: 'plugins-registry',
+    path: `${DEFAULT_KUBELET_ROOT_DIR}/plugins_registry`,
+    type: 'DirectoryOrCreate',
+    readOnly: false,
+  },
   /** The kubelet PodResources socket (which device is in which pod). */
   podResources: {
     name: 'pod-resources',
@@ -165,6 +180,11 @@ export interface DevicePluginDaemonSetProps extends DevicePluginOptions {
   readonly privileged?: boolean;
   /** Only for plugins that must see the host's network links (netdevice). */
   readonly hostNetwork?: boolean;
+  /**
+   * Families with a DRA mode (kvm, tdx, devnode): when `dra.enabled` holds, the pod runs `--mode=dra` under the
+   * driver's ServiceAccount, with the kubelet's plugin dirs and the CDI dir instead of the device-plugin dir.
+   */
+  readonly dra?: DraPodSettings;
 }
 
 /** Root (the kubelet's dirs are root-owned) but no capabilities, no escalation, read-only image. */
@@ -195,7 +215,8 @@ const PRIVILEGED: SecurityContext = {
  */
 const TERMINATION_MESSAGE_PATH = '/tmp/termination-log';
 
-const PLUGIN_ENTRY = ['node', ...NODE_RUNTIME_FLAGS, '/app/bin/kube-device-plugins.js'];
+/** How the image runs a plugin: `[...PLUGIN_ENTRY, <plugin>, flags...]`. */
+export const PLUGIN_ENTRY = ['node', ...NODE_RUNTIME_FLAGS, '/app/bin/kube-device-plugins.js'];
 
 export class DevicePluginDaemonSet extends Construct {
   readonly apiObject: ApiObject;
@@ -208,6 +229,18 @@ export class DevicePluginDaemonSet extends Construct {
     this.name = objectName(this, p.plugin);
     const labels = componentLabels(this, p.plugin);
     const onHost = (mount: HostPathMount) => hostPath(mount, p.kubeletRootDir);
+    const dra = p.dra;
+    // DRA mode: the kubelet connects to the sockets the driver names, so its dirs keep their host paths.
+    const devicePluginDir: HostPathMount = dra
+      ? { ...HOST_PATHS.devicePlugins, when: not(dra.enabled) }
+      : HOST_PATHS.devicePlugins;
+    const hostPaths = dra ? withDraPaths(p.hostPaths, p.kubeletRootDir, dra.enabled) : p.hostPaths;
+    const env = [
+      ...(p.env ?? []),
+      ...(dra
+        ? when(dra.enabled, { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } })
+        : []),
+    ];
 
     const container = (
       name: string,
@@ -247,12 +280,18 @@ export class DevicePluginDaemonSet extends Construct {
           `--log-level=${p.logLevel}`,
           `--log-format=${p.logFormat}`,
           ...(p.args ?? []),
+          ...(dra
+            ? [
+                ...when(dra.enabled, dra.modeArg),
+                ...when(dra.enabled, `--kubelet-root-dir=${p.kubeletRootDir}`),
+              ]
+            : []),
         ],
-        p.env,
+        env.length > 0 ? env : undefined,
       ),
       ports: [{ name: 'http', containerPort: p.httpPort, protocol: 'TCP' }],
       volumeMounts: [
-        ...[HOST_PATHS.devicePlugins, ...p.hostPaths].map(onHost).flatMap(volumeMount),
+        ...[devicePluginDir, ...hostPaths].map(onHost).flatMap(volumeMount),
         ...(configMount ? [configMount] : []),
       ],
       livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, timeoutSeconds: 3 },
@@ -266,7 +305,9 @@ export class DevicePluginDaemonSet extends Construct {
     );
 
     const spec: PodSpec = {
-      automountServiceAccountToken: false, // no plugin calls the API server
+      // Only a DRA driver calls the API server (its token is bound to the pod, so to the node).
+      automountServiceAccountToken: dra ? dra.enabled : false,
+      ...(dra ? whenKey(dra.enabled, 'serviceAccountName', dra.serviceAccountName) : {}),
       enableServiceLinks: false,
       priorityClassName: p.priorityClassName,
       imagePullSecrets: p.imagePullSecrets,
@@ -279,8 +320,8 @@ export class DevicePluginDaemonSet extends Construct {
       containers: [plugin],
       volumes: [
         ...uniqueHostPaths([
-          HOST_PATHS.devicePlugins,
-          ...p.hostPaths,
+          devicePluginDir,
+          ...hostPaths,
           ...(p.initContainers ?? []).flatMap((init) => init.hostPaths),
         ])
           .map(onHost)
@@ -303,6 +344,23 @@ export class DevicePluginDaemonSet extends Construct {
       },
     });
   }
+}
+
+/**
+ * The host paths of a family that may run in DRA mode: the kubelet's `plugins` and `plugins_registry` dirs at
+ * their host paths, and the CDI dir (per-claim specs), each only in DRA mode; a CDI mount the family already
+ * has is kept, on in either case.
+ */
+function withDraPaths(mounts: HostPathMount[], kubeletRootDir: string, dra: Condition): HostPathMount[] {
+  const cdi = mounts.find((mount) => mount.name === HOST_PATHS.cdi.name);
+  return [
+    ...mounts.map((mount) =>
+      mount === cdi && mount.when !== undefined ? { ...mount, when: anyOf(mount.when, dra) } : mount,
+    ),
+    ...(cdi ? [] : [{ ...HOST_PATHS.cdi, when: dra }]),
+    { ...HOST_PATHS.kubeletPlugins, path: `${kubeletRootDir}/plugins`, when: dra },
+    { ...HOST_PATHS.pluginsRegistry, path: `${kubeletRootDir}/plugins_registry`, when: dra },
+  ];
 }
 
 /** A kubelet dir's mount moved under the kubelet root dir on the host (same path in the container). */

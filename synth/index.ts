@@ -8,6 +8,7 @@ export * from './cluster-apis';
 export * from './common';
 export * from './config-map';
 export * from './daemonset';
+export * from './dra';
 export * from './k8s-types';
 export * from './multus';
 export * from './plugins/cex';

@@ -86,6 +86,7 @@ export interface Container {
 
 export interface PodSpec {
   automountServiceAccountToken: boolean;
+  serviceAccountName?: string;
   enableServiceLinks: boolean;
   priorityClassName: string;
   imagePullSecrets: Array<{ name: string }>;

@@ -263,6 +263,13 @@ function plugin(
   });
 }
 
+/** `mode` of the families that have a DRA mode (synth/dra.ts). */
+const mode = (driver: string): JsonSchema =>
+  oneOf(
+    `devicePlugin: a kubelet device plugin (extended resource). dra: a DRA driver named ${driver} (needs resource.k8s.io/v1, Kubernetes >= 1.34): ResourceSlices, a DeviceClass of that name, the kubelet's plugin dirs, a ServiceAccount with RBAC, a ResourceSlice node policy and an uninstall hook (docs/DRA.md).`,
+    ['devicePlugin', 'dra'],
+  );
+
 const sharedCount = int(
   'Interchangeable IDs advertised for the one device: how many pods per node may use it.',
   1,
@@ -330,7 +337,7 @@ export const VALUES_SCHEMA: JsonSchema = {
       },
     },
     kubeletRootDir: str(
-      "The kubelet's root directory on the nodes (k0s: /var/lib/k0s/kubelet, microk8s: /var/snap/microk8s/common/var/lib/kubelet); the device-plugins and pod-resources dirs are under it.",
+      "The kubelet's root directory on the nodes (k0s: /var/lib/k0s/kubelet, microk8s: /var/snap/microk8s/common/var/lib/kubelet); the device-plugins and pod-resources dirs (and in DRA mode plugins and plugins_registry) are under it.",
       PATTERNS.absolutePath,
     ),
     ...podSettings('global'),
@@ -362,6 +369,7 @@ export const VALUES_SCHEMA: JsonSchema = {
       ),
     }),
     tdx: plugin('TDX guest', 'Intel TDX guest device (/dev/tdx_guest) and the CCNP socket dir.', {
+      mode: mode('tdx.kube-device-plugins.io'),
       resourceName: resourceName('Resource name (--resource-name).'),
       sharedCount,
       udsDir: str(
@@ -377,6 +385,7 @@ export const VALUES_SCHEMA: JsonSchema = {
       ),
     }),
     kvm: plugin('KVM', '/dev/kvm shared among pods.', {
+      mode: mode('kvm.kube-device-plugins.io'),
       resourceName: resourceName('Resource name, e.g. devices.kubevirt.io/kvm (--resource-name).'),
       sharedCount,
       cdi: bool('Write a CDI spec and return CDI device names (--cdi).'),
@@ -385,6 +394,7 @@ export const VALUES_SCHEMA: JsonSchema = {
       'device-node',
       'Generic device nodes, by glob under /dev (label nodes by hand).',
       {
+        mode: mode('devnode.kube-device-plugins.io'),
         config: section("The plugin's config file, shipped in a ConfigMap (hot-reloaded).", {
           resources: {
             description:

@@ -11,6 +11,7 @@ import {
   LogLevel,
   PullPolicy,
 } from './daemonset';
+import { DeviceMode } from './dra';
 import { ResourceRequirements, Toleration } from './k8s-types';
 import { CxiNic } from './multus';
 import { CEX_DEFAULTS } from './plugins/cex';
@@ -38,7 +39,12 @@ export interface PluginValues extends PodValues {
   resources: ResourceRequirements;
 }
 
-export interface TdxValues extends PluginValues {
+/** The families that run either as a device plugin or as a DRA driver. */
+export interface ModeValues {
+  mode: DeviceMode;
+}
+
+export interface TdxValues extends PluginValues, ModeValues {
   resourceName: string;
   sharedCount: number;
   udsDir: string;
@@ -46,13 +52,13 @@ export interface TdxValues extends PluginValues {
   tsmReport: boolean;
 }
 
-export interface KvmValues extends PluginValues {
+export interface KvmValues extends PluginValues, ModeValues {
   resourceName: string;
   sharedCount: number;
   cdi: boolean;
 }
 
-export interface DevnodeValues extends PluginValues {
+export interface DevnodeValues extends PluginValues, ModeValues {
   config: DevnodeConfig;
 }
 

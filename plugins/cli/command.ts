@@ -1,6 +1,8 @@
 /**
  * What a plugin family provides to the CLI (a PluginCommand), and the runtime that starts one: parse
  * flags, build the logger, manager and HTTP listener, run the family, and shut everything down cleanly.
+ * With `--mode dra` (families with `dra: true`) the family's resources go to a DRA driver instead
+ * (./dra.ts).
  */
 import type * as http from 'http';
 import {
@@ -17,11 +19,24 @@ import {
   type Logger,
   type LogFormat,
   type LogLevel,
+  type ResourceHost,
 } from '../framework';
+import type { DraMode, DraModeOptions } from '../framework/dra';
+import { draSettings, startDraRuntime, uninstallDra } from './dra';
 import { formatHelp, parseFlags, UsageError, type EnvDoc, type FlagSpec, type FlagValues } from './flags';
+
+export type PluginMode = 'device-plugin' | 'dra';
 
 /** Flags every plugin accepts. Every path a plugin reads is under one of these roots. */
 export const COMMON_FLAGS: FlagSpec[] = [
+  {
+    name: 'mode',
+    env: 'PLUGIN_MODE',
+    type: 'enum',
+    choices: ['device-plugin', 'dra'],
+    default: 'device-plugin',
+    help: 'device-plugin (the kubelet device-plugin API), or dra: a DRA driver (kvm, tdx and devnode only)',
+  },
   {
     name: 'device-plugin-dir',
     env: 'DEVICE_PLUGIN_DIR',
@@ -71,6 +86,7 @@ export const COMMON_FLAGS: FlagSpec[] = [
 ];
 
 export interface CommonOptions {
+  mode: PluginMode;
   devicePluginDir: string;
   sysfsRoot: string;
   devfsRoot: string;
@@ -86,6 +102,14 @@ export interface PluginContext {
   /** This plugin's own flags, by camelCase name. */
   options: FlagValues;
   env: NodeJS.ProcessEnv;
+  /** `dra` only for families with `dra: true`. */
+  mode: PluginMode;
+  /**
+   * Where the family adds (and, on reloads, removes) its resources: the manager in device-plugin
+   * mode, the DRA driver in DRA mode. Families with a DRA mode use this, not `manager`.
+   */
+  resources: ResourceHost;
+  /** Device-plugin mode's manager (in DRA mode it is never started). */
   manager: PluginManager;
   log: Logger;
   /** Register clean-up to run at shutdown, before the resources are withdrawn. */
@@ -99,6 +123,8 @@ export interface PluginCommand {
   flags: FlagSpec[];
   /** Environment variables read directly (not flags), for --help and the README. */
   env?: EnvDoc[];
+  /** Has a DRA mode (`--mode dra`): its flags include `draFlags(name)` and `run` uses `ctx.resources`. */
+  dra?: boolean;
   /**
    * Start the family: add its resources to `ctx.manager`. Throw UsageError for bad configuration
    * (exit 2); the process keeps running after this returns.
@@ -110,6 +136,10 @@ export interface RunningPlugin {
   manager: PluginManager;
   log: Logger;
   http?: http.Server;
+  /** The DRA driver, in DRA mode. */
+  dra?: DraMode;
+  /** A one-shot (`--dra-uninstall`) that has finished: the process exits 0. */
+  done?: boolean;
   stop(): Promise<void>;
 }
 
@@ -119,6 +149,8 @@ export interface StartOptions {
   manager?: { pollIntervalMs?: number; initialBackoffMs?: number; maxBackoffMs?: number };
   /** Where log lines go (default stderr). */
   logWrite?: (line: string) => void;
+  /** DRA mode: API-server stand-ins (the demo's in-memory ones) instead of client-node. */
+  dra?: Pick<DraModeOptions, 'claims' | 'sliceApi'>;
 }
 
 export function helpText(command: PluginCommand): string {
@@ -147,12 +179,23 @@ export async function startPlugin(
       throw new UsageError(`invalid value for --http-addr: ${(err as Error).message}`);
     }
   }
+  if (common.mode === 'dra' && !command.dra)
+    throw new UsageError(
+      `--mode dra: the ${command.name} plugin has no DRA mode (kvm, tdx and devnode have); use --mode device-plugin`,
+    );
+  const dra = command.dra ? draSettings(parsed.values, common.mode === 'dra') : undefined;
   const log = createLogger({
     level: common.logLevel,
     format: common.logFormat,
     write: options.logWrite,
   }).with({ plugin: command.name });
   routeGrpcLogs(log);
+  if (dra?.uninstall) {
+    // One-shot: nothing is served; runCommand exits 0 (an API error was thrown: exit 1).
+    await uninstallDra(dra, log);
+    const idle = new PluginManager({ devicePluginDir: common.devicePluginDir, log });
+    return { manager: idle, log, done: true, stop: async () => undefined };
+  }
   const metrics = new FrameworkMetrics({ processMetrics: true });
   const manager = new PluginManager({
     devicePluginDir: common.devicePluginDir,
@@ -171,17 +214,35 @@ export async function startPlugin(
     httpServer?.closeAllConnections();
   };
 
+  const context = (resources: ResourceHost): PluginContext => ({
+    common,
+    options: parsed.values,
+    env,
+    mode: common.mode,
+    resources,
+    manager,
+    log,
+    onShutdown: (fn) => shutdownHooks.push(fn),
+  });
+  if (dra && common.mode === 'dra') {
+    const runtime = await startDraRuntime({
+      settings: dra,
+      cdiDir: common.cdiDir,
+      httpAddr: common.httpAddr,
+      log,
+      metrics,
+      shutdownHooks,
+      runFamily: (host) => command.run(context(host)),
+      pollIntervalMs: options.manager?.pollIntervalMs,
+      api: options.dra,
+    });
+    return { manager, log, http: runtime.http, dra: runtime.dra, stop: runtime.stop };
+  }
+
   let started = false;
   try {
     if (common.httpAddr) httpServer = await startHttpServer(common.httpAddr, manager, log, () => started);
-    await command.run({
-      common,
-      options: parsed.values,
-      env,
-      manager,
-      log,
-      onShutdown: (fn) => shutdownHooks.push(fn),
-    });
+    await command.run(context(manager));
   } catch (err) {
     await stop();
     throw err;
@@ -232,6 +293,7 @@ export async function runCommand(command: PluginCommand, argv: string[]): Promis
   process.on('SIGINT', () => shutdown('SIGINT'));
   try {
     running = await startPlugin(command, argv);
+    if (running.done) process.exit(0);
   } catch (err) {
     const usage = err instanceof UsageError;
     process.stderr.write(`kube-device-plugins ${command.name}: ${(err as Error).message}\n`);

@@ -29,6 +29,8 @@ import {
   type CdiSpec,
   type ContainerAllocation,
   type Device,
+  type DraAttribute,
+  type DraDeviceInfo,
   type DeviceListener,
   type DeviceNodeProbeOptions,
   type Health,
@@ -51,6 +53,9 @@ export interface NodeState {
   note?: string;
   /** `major:minor`, for logs. */
   devno?: string;
+  /** The device numbers, when the node is a device (DRA attributes). */
+  major?: number;
+  minor?: number;
 }
 
 /** A node handed to a container: where it is on the host and where the container sees it. */
@@ -89,7 +94,20 @@ export interface NodeSet {
   containerPath?(rel: string): string;
   /** Extra parts of every allocation (mounts, envs); may throw AllocationError. */
   extras?(nodes: AllocatedNode[]): ContainerAllocation;
+  /**
+   * DRA mode: the family's own attributes of a node (TDX interface and version, devnode's glob…),
+   * beside the engine's `path`, `major`, `minor` and `resource`. Cheap and pure.
+   */
+  draAttributes?(node: NodeState): Record<string, DraAttribute>;
 }
+
+/**
+ * How a node shared by several containers (`shareCount` > 1) is offered:
+ * - `ids`: as `shareCount` interchangeable device IDs (`kvm-0…`), what the kubelet's device manager needs;
+ * - `allocations`: as ONE device (ID = the key) that many DRA claims may hold at once
+ *   (`allowMultipleAllocations`). DRA mode; the share count is then not a limit (DRA has none here).
+ */
+export type NodeSharing = 'ids' | 'allocations';
 
 export interface DeviceNodeResourceOptions {
   resourceName: string;
@@ -98,6 +116,8 @@ export interface DeviceNodeResourceOptions {
   /** Write a CDI spec (kind = `cdi.kind`) with one CDI device per node, and name them in allocations. */
   cdi?: { dir: string; kind: string };
   rescanMs?: number;
+  /** Default `ids`; see NodeSharing. */
+  sharing?: NodeSharing;
 }
 
 const MAX_ID_LENGTH = 63;
@@ -186,7 +206,27 @@ export class DeviceNodeResource implements ResourcePlugin {
 
   /** True when IDs carry an index suffix (`<key>-<i>`). */
   private indexed(): boolean {
+    if (this.options.sharing === 'allocations') return false;
     return this.set.shareCount > 1 || this.set.indexIds === 'always';
+  }
+
+  /**
+   * DRA mode: what a user's CEL selector can match on (`device.attributes["<driver>"].path` …): the
+   * path the container sees, the device numbers, the resource name, and the family's own attributes.
+   */
+  draAttributes(device: Device): DraDeviceInfo {
+    const key = this.idToKey.get(device.id);
+    const node = key === undefined ? undefined : this.nodes.get(key);
+    if (!node) return {};
+    const attributes: Record<string, DraAttribute> = {
+      path: { string: this.containerPath(node.rel) },
+      resource: { string: this.resourceName },
+      ...(node.major !== undefined ? { major: { int: node.major } } : {}),
+      ...(node.minor !== undefined ? { minor: { int: node.minor } } : {}),
+      ...this.set.draAttributes?.(node),
+    };
+    const shared = this.options.sharing === 'allocations' && this.set.shareCount > 1;
+    return { attributes, ...(shared ? { allowMultipleAllocations: true } : {}) };
   }
 
   /** The full list, in key order, and which node each ID stands for. */

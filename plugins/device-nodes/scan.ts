@@ -12,7 +12,9 @@ export function nodeState(devfsRoot: string, rel: string, probe: DeviceNodeProbe
     health: result.health,
     ...(result.reason ? { reason: result.reason } : {}),
     ...(result.note ? { note: result.note } : {}),
-    ...(result.major !== undefined ? { devno: `${result.major}:${result.minor}` } : {}),
+    ...(result.major !== undefined
+      ? { devno: `${result.major}:${result.minor}`, major: result.major, minor: result.minor }
+      : {}),
   };
 }
 

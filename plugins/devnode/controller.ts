@@ -7,17 +7,20 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { DEFAULT_RESCAN_MS, type DeviceNodeResource } from '../device-nodes';
-import { readConfigFile, watchDirs, type Logger, type PluginManager, type Watch } from '../framework';
+import { DEFAULT_RESCAN_MS, type DeviceNodeResource, type NodeSharing } from '../device-nodes';
+import { readConfigFile, watchDirs, type Logger, type ResourceHost, type Watch } from '../framework';
 import { ConfigError, parseConfig, type DevnodeConfig, type DevnodeResourceSpec } from './config';
 import { createDevnodeResource, devnodeNodeSet } from './plugin';
 
 export interface DevnodeControllerOptions {
   configPath: string;
   devfsRoot: string;
-  manager: PluginManager;
+  /** The PluginManager (device-plugin mode) or the DRA driver's host (DRA mode). */
+  manager: ResourceHost;
   log: Logger;
   rescanMs?: number;
+  /** How shared nodes are offered (`allocations` in DRA mode). */
+  sharing?: NodeSharing;
 }
 
 interface Served {
@@ -134,6 +137,7 @@ export class DevnodeController {
         devfsRoot,
         log.with({ resource: spec.name }),
         this.options.rescanMs,
+        this.options.sharing,
       );
       try {
         await manager.addResource(resource);

@@ -10,6 +10,7 @@ import {
   scanGlob,
   type KeyCollision,
   type NodeSet,
+  type NodeSharing,
 } from '../device-nodes';
 import type { DeviceNodeProbeOptions, Logger } from '../framework';
 import { renderContainerPath, type DevnodeResourceSpec } from './config';
@@ -42,6 +43,8 @@ export function devnodeNodeSet(spec: DevnodeResourceSpec, log?: Logger): NodeSet
     vanished: 'drop',
     permissions: spec.permissions,
     containerPath: (rel) => renderContainerPath(spec.containerPath, rel),
+    // DRA: which config entry a node came from, beside the engine's path, major, minor and resource.
+    draAttributes: () => ({ glob: { string: spec.glob } }),
   };
 }
 
@@ -50,9 +53,10 @@ export function createDevnodeResource(
   devfsRoot: string,
   log: Logger,
   rescanMs?: number,
+  sharing?: NodeSharing,
 ): DeviceNodeResource {
   return new DeviceNodeResource(
-    { resourceName: spec.name, devfsRoot, log, rescanMs },
+    { resourceName: spec.name, devfsRoot, log, rescanMs, sharing },
     devnodeNodeSet(spec, log),
   );
 }

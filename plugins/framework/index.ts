@@ -24,7 +24,7 @@ export {
   MAX_SOCKET_NAME_LENGTH,
   MAX_UNIX_SOCKET_PATH_BYTES,
 } from './names';
-export { startHttpServer, parseListenAddress } from './http';
+export { startHttpServer, parseListenAddress, managerHttpSource, type HttpSource } from './http';
 export {
   DEFAULT_DEVICE_PLUGIN_DIR,
   DEFAULT_POD_RESOURCES_SOCKET,

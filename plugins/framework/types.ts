@@ -68,6 +68,12 @@ export interface DraDeviceInfo {
   attributes?: Record<string, DraAttribute>;
   /** Quantities, e.g. `{ memory: '16Gi' }`. */
   capacity?: Record<string, string>;
+  /**
+   * Many claims may hold the device at once (resource.k8s.io/v1 `allowMultipleAllocations`, the
+   * DRAConsumableCapacity feature: beta and on by default from Kubernetes 1.36). How a shared device
+   * such as /dev/kvm is offered in DRA mode; see docs/DRA.md.
+   */
+  allowMultipleAllocations?: boolean;
 }
 
 /** Called by the plugin with the full, current device list whenever anything changed. */
@@ -107,6 +113,16 @@ export interface ResourcePlugin {
    * for users' CEL selectors (device path, major/minor, interface version…). Must be cheap and pure.
    */
   draAttributes?(device: Device): DraDeviceInfo;
+}
+
+/**
+ * Where a family's resources go: the PluginManager (device-plugin mode: a socket and a kubelet
+ * registration each) or the DRA driver (DRA mode: devices of the node's ResourceSlice). A family's
+ * command adds to and removes from it without knowing which.
+ */
+export interface ResourceHost {
+  addResource(plugin: ResourcePlugin): Promise<unknown>;
+  removeResource(resourceName: string): Promise<void>;
 }
 
 /** gRPC status codes a plugin may fail an allocation with (plugins do not import gRPC). */

@@ -3,8 +3,10 @@
  * the node exists, is a char device and opens read-write (closed again at once), re-checked on every
  * inotify event in the devfs root. With CDI on, a spec of kind `<resource name>` with one device `kvm` is
  * kept in the CDI dir and allocations name it fully qualified (`github.com.ihcsim/kvm=kvm`).
+ * In DRA mode the node is one device, `kvm`, that many claims may hold at once; a claim's CDI spec is
+ * written by the DRA driver, so the family's own spec is off there.
  */
-import { DeviceNodeResource, nodeState, type NodeSet } from '../device-nodes';
+import { DeviceNodeResource, nodeState, type NodeSet, type NodeSharing } from '../device-nodes';
 import type { DeviceNodeProbeOptions, Logger } from '../framework';
 
 export const DEFAULT_KVM_RESOURCE = 'github.com.ihcsim/kvm';
@@ -19,6 +21,8 @@ export interface KvmOptions {
   cdiDir?: string;
   log: Logger;
   rescanMs?: number;
+  /** `allocations` in DRA mode: one device `kvm` that many claims hold at once. */
+  sharing?: NodeSharing;
 }
 
 /** The health check, at every scan and again at Allocate: a char device that opens read-write. */
@@ -44,6 +48,7 @@ export function createKvmResource(options: KvmOptions): DeviceNodeResource {
       devfsRoot: options.devfsRoot,
       log: options.log,
       rescanMs: options.rescanMs,
+      sharing: options.sharing,
       // The resource name is a valid CDI kind: a DNS-subdomain vendor and a short class name.
       cdi: options.cdiDir ? { dir: options.cdiDir, kind: options.resourceName } : undefined,
     },

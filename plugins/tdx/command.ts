@@ -2,6 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { PluginCommand } from '../cli/command';
+import { draFlags } from '../cli/dra';
 import { UsageError } from '../cli/flags';
 import { checkedResourceName, resourceNameFlag, SHARED_COUNT_FLAG } from '../device-nodes';
 import { DEFAULT_UDS_DIR, ensureUdsDir, tsmReportDir, UDS_DIR_MODE } from './ccnp';
@@ -19,7 +20,10 @@ export const command: PluginCommand = {
   name: 'tdx',
   summary:
     'Advertises the TDX guest device (<devfs-root>/tdx_guest or tdx-guest) as --shared-count interchangeable ' +
-    'devices; Allocate returns the node (rw) and a read-write mount of the CCNP socket directory.',
+    'devices; Allocate returns the node (rw) and a read-write mount of the CCNP socket directory. ' +
+    "With --mode dra: one device `tdx-guest` in the node's ResourceSlice (attributes interface, version) " +
+    'that many claims may hold at once.',
+  dra: true,
   flags: [
     resourceNameFlag('TDX_RESOURCE_NAME', DEFAULT_TDX_RESOURCE),
     SHARED_COUNT_FLAG,
@@ -44,6 +48,7 @@ export const command: PluginCommand = {
       default: false,
       help: 'also mount <sysfs-root>/kernel/config/tsm/report read-write at /sys/kernel/config/tsm/report',
     },
+    ...draFlags('tdx'),
   ],
   async run(ctx) {
     const { devfsRoot, sysfsRoot } = ctx.common;
@@ -99,7 +104,8 @@ export const command: PluginCommand = {
       );
     }
 
-    await ctx.manager.addResource(
+    const sharing = ctx.mode === 'dra' ? 'allocations' : 'ids';
+    await ctx.resources.addResource(
       createTdxResource({
         resourceName,
         devfsRoot,
@@ -109,11 +115,12 @@ export const command: PluginCommand = {
         mountUds: udsResourceName === undefined,
         tsmReport,
         log,
+        sharing,
       }),
     );
     if (udsResourceName) {
       const udsLog = ctx.log.with({ resource: udsResourceName });
-      await ctx.manager.addResource(new UdsResource(udsResourceName, udsDir, shareCount, udsLog));
+      await ctx.resources.addResource(new UdsResource(udsResourceName, udsDir, shareCount, udsLog, sharing));
     }
   },
 };

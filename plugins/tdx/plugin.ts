@@ -6,7 +6,13 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { DeviceNodeResource, nodeState, type NodeSet, type NodeState } from '../device-nodes';
+import {
+  DeviceNodeResource,
+  nodeState,
+  type NodeSet,
+  type NodeSharing,
+  type NodeState,
+} from '../device-nodes';
 import {
   HEALTHY,
   mergeAllocations,
@@ -14,10 +20,11 @@ import {
   type ContainerAllocation,
   type DeviceListener,
   type DeviceNodeProbeOptions,
+  type DraDeviceInfo,
   type Logger,
   type ResourcePlugin,
 } from '../framework';
-import { tsmAllocation, udsAllocation } from './ccnp';
+import { tsmAllocation, udsAllocation, UDS_CONTAINER_PATH } from './ccnp';
 
 export const DEFAULT_TDX_RESOURCE = 'tdx.intel.com/tdx-guest';
 /** Guest device names, in order of preference. */
@@ -25,6 +32,8 @@ export const TDX_NODES = ['tdx_guest', 'tdx-guest'];
 export const DEPRECATED_TDX_NODE = 'tdx-attest';
 /** ID base: tdx-guest-0 … whichever node name the kernel uses. */
 export const TDX_KEY = 'tdx-guest';
+/** The TDX module version each guest interface belongs to (semver, for DRA `version` attributes). */
+export const TDX_INTERFACE_VERSIONS: Record<string, string> = { tdx_guest: '1.5.0', 'tdx-guest': '1.0.0' };
 
 export interface TdxOptions {
   resourceName: string;
@@ -37,6 +46,8 @@ export interface TdxOptions {
   tsmReport: boolean;
   log: Logger;
   rescanMs?: number;
+  /** `allocations` in DRA mode: one device `tdx-guest` that many claims hold at once. */
+  sharing?: NodeSharing;
 }
 
 /**
@@ -86,6 +97,11 @@ export function tdxNodeSet(options: TdxOptions): NodeSet {
     indexIds: 'always',
     vanished: 'unhealthy',
     permissions: 'rw',
+    // CEL: device.attributes["tdx.kube-device-plugins.io"].interface == "tdx_guest", or .version >= semver("1.5.0").
+    draAttributes: (node) => ({
+      interface: { string: node.rel },
+      ...(TDX_INTERFACE_VERSIONS[node.rel] ? { version: { version: TDX_INTERFACE_VERSIONS[node.rel] } } : {}),
+    }),
     extras: () =>
       mergeAllocations(
         options.mountUds ? udsAllocation(options.udsDir, options.log) : {},
@@ -101,6 +117,7 @@ export function createTdxResource(options: TdxOptions): DeviceNodeResource {
       devfsRoot: options.devfsRoot,
       log: options.log,
       rescanMs: options.rescanMs,
+      sharing: options.sharing,
     },
     tdxNodeSet(options),
   );
@@ -116,12 +133,24 @@ export class UdsResource implements ResourcePlugin {
     private readonly udsDir: string,
     private readonly shareCount: number,
     private readonly log: Logger,
+    /** `allocations` (DRA mode): one device, `<short name>`, that many claims hold at once. */
+    private readonly sharing: NodeSharing = 'ids',
   ) {}
 
   start(publish: DeviceListener): void {
+    const base = this.resourceName.slice(this.resourceName.indexOf('/') + 1);
     publish(
-      sharedDevices(this.resourceName.slice(this.resourceName.indexOf('/') + 1), this.shareCount, HEALTHY),
+      this.sharing === 'allocations'
+        ? [{ id: base, health: HEALTHY }]
+        : sharedDevices(base, this.shareCount, HEALTHY),
     );
+  }
+
+  draAttributes(): DraDeviceInfo {
+    return {
+      attributes: { path: { string: UDS_CONTAINER_PATH }, resource: { string: this.resourceName } },
+      ...(this.sharing === 'allocations' && this.shareCount > 1 ? { allowMultipleAllocations: true } : {}),
+    };
   }
 
   stop(): void {}

@@ -1,5 +1,5 @@
 /** The chart's files besides the object templates: Chart.yaml, values.yaml, README, helpers, NOTES. */
-import { OPTIONAL_APIS, OptionalApiName } from '../cluster-apis';
+import { OPTIONAL_APIS, OptionalApi, OptionalApiName } from '../cluster-apis';
 import { APP_NAME, packageVersion } from '../common';
 import { RELEASE_HELPERS } from '../release';
 import { PLUGINS, defaultValues } from '../values';
@@ -111,15 +111,18 @@ export function helpersTpl(): string {
 }
 
 export function notesTxt(): string {
-  const skipped = (Object.keys(OPTIONAL_APIS) as OptionalApiName[]).map((name) => {
-    const api = OPTIONAL_APIS[name];
-    return [
-      `{{- if and (${api.wantedWhen}) (not (include ${JSON.stringify(apiHelperName(name))} $)) }}`,
-      '',
-      ...wrap(api.skippedNote, 110),
-      '{{- end }}',
-    ].join('\n');
-  });
+  const names = Object.keys(OPTIONAL_APIS) as OptionalApiName[];
+  const skipped = names
+    .filter((name) => !(OPTIONAL_APIS[name] as OptionalApi).failsWhenMissing)
+    .map((name) => {
+      const api = OPTIONAL_APIS[name];
+      return [
+        `{{- if and (${api.wantedWhen}) (not (include ${JSON.stringify(apiHelperName(name))} $)) }}`,
+        '',
+        ...wrap(api.skippedNote, 110),
+        '{{- end }}',
+      ].join('\n');
+    });
   return [
     `${APP_NAME} {{ $.Chart.AppVersion }} is installed in namespace {{ $.Release.Namespace }}.`,
     '',

@@ -152,6 +152,38 @@ export function forEach<T>(
   items.forEach((item, index) => build(new Construct(scope, `${id}${index}`), item));
 }
 
+/** True when a string value equals `literal`; in template mode `eq`. */
+export function equals(value: string, literal: string): Condition {
+  if (isSymbolic(value))
+    return symbolic<boolean>('bool', `eq ${goArgument(value)} ${JSON.stringify(literal)}`);
+  return value === literal;
+}
+
+/** The negation of a condition; in template mode `not`. */
+export function not(condition: Condition): Condition {
+  if (isSymbolic(condition)) return symbolic<boolean>('bool', `not ${goArgument(condition)}`);
+  return !condition;
+}
+
+/** True when any condition holds; in template mode `or`. */
+export function anyOf(...conditions: Condition[]): Condition {
+  if (conditions.some((c) => !isSymbolic(c) && c)) return true;
+  const symbolicOnes = conditions.filter(isSymbolic);
+  if (symbolicOnes.length === 0) return false;
+  if (symbolicOnes.length === 1) return symbolicOnes[0];
+  return symbolic('bool', `or ${symbolicOnes.map(goArgument).join(' ')}`);
+}
+
+/**
+ * A map entry that exists only when `condition` holds: spread it into the map, `{ a, ...whenKey(c, 'b', v) }`.
+ * In template mode it becomes `{{- if c }}` around the key.
+ */
+export function whenKey<T>(condition: Condition, key: string, value: T): Record<string, T> {
+  if (!isSymbolic(condition)) return condition ? { [key]: value } : {};
+  const marker: WhenMarker<T> = { [WHEN_KEY]: expressionOf(condition), item: value };
+  return { [key]: marker as unknown as T };
+}
+
 /** A whole-value string conversion (`String(port)`), kept typed in template mode. */
 export function toStr(value: string | number | boolean): string {
   const whole = wholeToken(value);

@@ -88,7 +88,14 @@ export function mapLines(map: Record<string, unknown>, indent: number): string[]
     }
     const name = quoteIfNeeded(key);
     const subtree = wholeToken(value);
-    if (subtree?.type === 'yaml') {
+    if (isWhenMarker(value)) {
+      // A key that exists only when its condition holds (see whenKey).
+      lines.push(
+        `${pad}{{- if ${value[WHEN_KEY]} }}`,
+        ...mapLines({ [key]: value.item }, indent),
+        `${pad}{{- end }}`,
+      );
+    } else if (subtree?.type === 'yaml') {
       // A pipeline of several words (merge, default, …) is one argument only in parentheses.
       const argument = /\s/.test(subtree.expr) ? `(${subtree.expr})` : subtree.expr;
       lines.push(`${pad}${name}: {{- toYaml ${argument} | nindent ${indent + 2} }}`);

@@ -6,6 +6,7 @@
 import { Construct } from 'constructs';
 import { labelMap, NODE_LABELS } from '../../nfd-rules';
 import { withDefaults } from '../common';
+import { DRA_API_VERSION, DeviceMode, draPodSettings } from '../dra';
 import { objectName } from '../release';
 import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS } from '../daemonset';
 import { goJson } from '../helm/go-json';
@@ -33,19 +34,26 @@ export interface DevnodeConfig {
 export const DEVNODE_EXAMPLE: DevnodeConfig = { resources: [{ name: 'example.com/crand', glob: 'crand*' }] };
 
 export interface DevnodePluginProps extends DevicePluginOptions {
+  /** `devicePlugin` (default) or `dra`: run as a DRA driver (see synth/dra.ts for what else it needs). */
+  readonly mode?: DeviceMode;
+  /** DRA mode: the group/version of resource.k8s.io the cluster serves ('' = none: DRA mode refused). */
+  readonly draApi?: string;
   /** Default: the crand example. */
   readonly config?: DevnodeConfig;
 }
 
 export const DEVNODE_DEFAULTS = {
+  mode: 'devicePlugin' as DeviceMode,
   config: DEVNODE_EXAMPLE,
   httpPort: 8083,
   nodeSelector: labelMap(NODE_LABELS.devnode),
 };
 
 /** JSON is YAML too: the plugin reads the file either way, and JSON is what Helm can write byte-exactly. */
-const CONFIG_DIR = '/etc/kube-device-plugins';
+export const DEVNODE_CONFIG_DIR = '/etc/kube-device-plugins';
 const CONFIG_FILE = 'devnode.json';
+/** `--config`, which the plugin requires (the DRA uninstall Job passes it too). */
+export const DEVNODE_CONFIG_FLAG = `--config=${DEVNODE_CONFIG_DIR}/${CONFIG_FILE}`;
 
 /**
  * The config file. A resource name twice makes the plugin refuse the file (and exit at start-up), and no JSON
@@ -74,6 +82,11 @@ export const devnodeConfigJson = defineDerivation({
 {{- dict "resources" .resources | toPrettyJson -}}`,
 });
 
+/** The ConfigMap holding the config file. */
+export function devnodeConfigMapName(scope: Construct): string {
+  return objectName(scope, 'devnode');
+}
+
 export class DevnodePlugin extends Construct {
   readonly daemonSet: DevicePluginDaemonSet;
 
@@ -83,11 +96,12 @@ export class DevnodePlugin extends Construct {
     this.daemonSet = new DevicePluginDaemonSet(this, 'daemonset', {
       ...p,
       plugin: 'devnode',
-      args: [`--config=${CONFIG_DIR}/${CONFIG_FILE}`],
+      dra: draPodSettings(this, 'devnode', p.mode, p.draApi ?? DRA_API_VERSION),
+      args: [DEVNODE_CONFIG_FLAG],
       hostPaths: [HOST_PATHS.dev],
       configFile: {
-        configMapName: objectName(this, 'devnode'),
-        mountPath: CONFIG_DIR,
+        configMapName: devnodeConfigMapName(this),
+        mountPath: DEVNODE_CONFIG_DIR,
         fileName: CONFIG_FILE,
         content: derive(devnodeConfigJson, { resources: p.config.resources }),
       },

@@ -2,9 +2,14 @@
 import { Construct } from 'constructs';
 import { labelMap, NODE_LABELS } from '../../nfd-rules';
 import { withDefaults } from '../common';
+import { DRA_API_VERSION, DeviceMode, draPodSettings } from '../dra';
 import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS } from '../daemonset';
 
 export interface KvmPluginProps extends DevicePluginOptions {
+  /** `devicePlugin` (default) or `dra`: run as a DRA driver (see synth/dra.ts for what else it needs). */
+  readonly mode?: DeviceMode;
+  /** DRA mode: the group/version of resource.k8s.io the cluster serves ('' = none: DRA mode refused). */
+  readonly draApi?: string;
   /** Default `github.com.ihcsim/kvm` (e.g. `devices.kubevirt.io/kvm` for KubeVirt). */
   readonly resourceName?: string;
   /** IDs advertised for the one `/dev/kvm` (pods per node). Default 110. */
@@ -14,6 +19,7 @@ export interface KvmPluginProps extends DevicePluginOptions {
 }
 
 export const KVM_DEFAULTS = {
+  mode: 'devicePlugin' as DeviceMode,
   resourceName: 'github.com.ihcsim/kvm',
   sharedCount: 110,
   cdi: true,
@@ -30,6 +36,7 @@ export class KvmPlugin extends Construct {
     this.daemonSet = new DevicePluginDaemonSet(this, 'daemonset', {
       ...p,
       plugin: 'kvm',
+      dra: draPodSettings(this, 'kvm', p.mode, p.draApi ?? DRA_API_VERSION),
       args: [`--resource-name=${p.resourceName}`, `--shared-count=${p.sharedCount}`, `--cdi=${p.cdi}`],
       hostPaths: [HOST_PATHS.dev, { ...HOST_PATHS.cdi, when: p.cdi }],
     });

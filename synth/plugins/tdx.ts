@@ -6,10 +6,15 @@ import * as path from 'path';
 import { Construct } from 'constructs';
 import { labelMap, NODE_LABELS } from '../../nfd-rules';
 import { withDefaults } from '../common';
+import { DRA_API_VERSION, DeviceMode, draPodSettings } from '../dra';
 import { DevicePluginDaemonSet, DevicePluginOptions, HOST_PATHS } from '../daemonset';
 import { defineDerivation, derive, isSymbolic } from '../helm/symbolic';
 
 export interface TdxPluginProps extends DevicePluginOptions {
+  /** `devicePlugin` (default) or `dra`: run as a DRA driver (see synth/dra.ts for what else it needs). */
+  readonly mode?: DeviceMode;
+  /** DRA mode: the group/version of resource.k8s.io the cluster serves ('' = none: DRA mode refused). */
+  readonly draApi?: string;
   /** Default `tdx.intel.com/tdx-guest`. */
   readonly resourceName?: string;
   /** Interchangeable IDs advertised for the one guest device (pods per node). Default 110. */
@@ -23,6 +28,7 @@ export interface TdxPluginProps extends DevicePluginOptions {
 }
 
 export const TDX_DEFAULTS = {
+  mode: 'devicePlugin' as DeviceMode,
   resourceName: 'tdx.intel.com/tdx-guest',
   sharedCount: 110,
   udsDir: '/run/ccnp/uds',
@@ -57,6 +63,7 @@ export class TdxPlugin extends Construct {
     this.daemonSet = new DevicePluginDaemonSet(this, 'daemonset', {
       ...p,
       plugin: 'tdx',
+      dra: draPodSettings(this, 'tdx', p.mode, p.draApi ?? DRA_API_VERSION),
       args: [
         `--resource-name=${p.resourceName}`,
         `--shared-count=${p.sharedCount}`,

@@ -23,11 +23,16 @@ test('settings come from the environment the chart sets', () => {
   });
   expect(settings.plugins.kvm.enabled).toBe(true);
   expect(settingsFromEnvironment(GOOD)).toMatchObject({ timeoutSeconds: 120, cxiNetworks: undefined });
+  expect(settingsFromEnvironment(GOOD).draDrivers).toBeUndefined();
+  expect(
+    settingsFromEnvironment({ ...GOOD, KDP_DRA_DRIVERS: '{"kvm":"kvm.kube-device-plugins.io"}' }).draDrivers,
+  ).toEqual({ kvm: 'kvm.kube-device-plugins.io' });
 });
 
 test.each([
   [{ KDP_NAMESPACE: '' }, 'KDP_NAMESPACE is not set'],
   [{ KDP_PLUGINS: '{nope' }, 'KDP_PLUGINS is not JSON'],
+  [{ KDP_DRA_DRIVERS: '{nope' }, 'KDP_DRA_DRIVERS is not JSON'],
   [{ KDP_TIMEOUT_SECONDS: 'soon' }, 'KDP_TIMEOUT_SECONDS must be a whole number'],
 ])('bad settings %j are refused naming the variable, and main exits 2', async (override, message) => {
   const env = { ...GOOD, ...override };

@@ -11,37 +11,19 @@
  */
 import { execFileSync, spawn } from 'child_process';
 import * as readline from 'readline';
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { readCdiSpec } from '../../plugins/framework';
 import { Cluster } from '../e2e/apiserver/cluster';
+import { apiserverBinaries, missingApiserverBinaries } from '../helpers/apiserver-binaries';
 import { cdiSchemaErrors } from '../helpers/cdi-schema';
 import { REPO_ROOT, requireBuild } from '../helpers/process';
 import { describeUnless } from '../helpers/root';
 import { removeDir, tempDir } from '../helpers/tmp';
 
 const PORTS = { etcdClient: 24790, etcdPeer: 24800, apiserver: 17443 };
-const BUILD = path.join(REPO_ROOT, 'test', 'e2e', 'apiserver', 'build.sh');
-const CACHE = process.env.KDP_E2E_CACHE ?? path.join(os.homedir(), '.cache', 'kdp-e2e-apiserver');
 const DRIVER = 'kvm.kdp.example';
 const NODE = 'node-a';
 const NS = 'dra-test';
-
-function missingBinaries(): string | undefined {
-  if (process.env.CI === 'true') return undefined; // CI builds them (minutes, cached afterwards)
-  const cached = fs.existsSync(CACHE) ? fs.readdirSync(CACHE) : [];
-  const need = ['etcd-', 'kube-apiserver-v1.37-'].filter((p) => !cached.some((d) => d.startsWith(p)));
-  return need.length
-    ? `no cached ${need.map((n) => n.replace(/-$/, '')).join(', ')} in ${CACHE} (build with test/e2e/apiserver/build.sh)`
-    : undefined;
-}
-
-const build = (name: string) =>
-  execFileSync(BUILD, [name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
-    .trim()
-    .split('\n')
-    .pop()!;
 
 /** Runs a DraDriver with the production ClaimReader in a child node (from dist/), returns its answer. */
 function prepareInChild(kubeconfig: string, dir: string, claims: object[]): Record<string, unknown> {
@@ -121,161 +103,166 @@ function publisherInChild(kubeconfig: string) {
   };
 }
 
-describeUnless(missingBinaries(), 'DRA ClaimReader and ResourceSlices against a real kube-apiserver', () => {
-  let cluster: Cluster;
-  let dir: string;
+describeUnless(
+  missingApiserverBinaries(),
+  'DRA ClaimReader and ResourceSlices against a real kube-apiserver',
+  () => {
+    let cluster: Cluster;
+    let dir: string;
 
-  beforeAll(async () => {
-    requireBuild();
-    const binaries = { etcd: build('etcd'), 'kube-apiserver': build('kube-apiserver-v1.37') };
-    cluster = await Cluster.start({ version: 'v1.37', ports: PORTS }, binaries);
-    await cluster.create('/api/v1/namespaces', { metadata: { name: NS } });
-    await cluster.create('/apis/resource.k8s.io/v1/deviceclasses', {
-      metadata: { name: DRIVER },
-      spec: { selectors: [{ cel: { expression: `device.driver == "${DRIVER}"` } }] },
-    });
-  }, 1_500_000);
-  afterAll(async () => cluster && (await cluster.stop()));
-  beforeEach(() => (dir = tempDir('kdp-draapi-')));
-  afterEach(() => removeDir(dir));
+    beforeAll(async () => {
+      requireBuild();
+      cluster = await Cluster.start({ version: 'v1.37', ports: PORTS }, apiserverBinaries());
+      await cluster.create('/api/v1/namespaces', { metadata: { name: NS } });
+      await cluster.create('/apis/resource.k8s.io/v1/deviceclasses', {
+        metadata: { name: DRIVER },
+        spec: { selectors: [{ cel: { expression: `device.driver == "${DRIVER}"` } }] },
+      });
+    }, 1_500_000);
+    afterAll(async () => cluster && (await cluster.stop()));
+    beforeEach(() => (dir = tempDir('kdp-draapi-')));
+    afterEach(() => removeDir(dir));
 
-  /** A claim for one device, allocated as the scheduler would: results for us and for another pool. */
-  async function allocatedClaim(name: string) {
-    const created = await cluster.create(`/apis/resource.k8s.io/v1/namespaces/${NS}/resourceclaims`, {
-      metadata: { name },
-      spec: {
-        devices: {
-          requests: [
-            { name: 'vm', exactly: { deviceClassName: DRIVER, allocationMode: 'ExactCount', count: 2 } },
-          ],
-        },
-      },
-    });
-    const claim = created.body as { metadata: { uid: string } };
-    const status = {
-      ...claim,
-      status: {
-        allocation: {
+    /** A claim for one device, allocated as the scheduler would: results for us and for another pool. */
+    async function allocatedClaim(name: string) {
+      const created = await cluster.create(`/apis/resource.k8s.io/v1/namespaces/${NS}/resourceclaims`, {
+        metadata: { name },
+        spec: {
           devices: {
-            results: [
-              { request: 'vm', driver: DRIVER, pool: NODE, device: 'kvm-1' },
-              { request: 'vm', driver: DRIVER, pool: 'node-b', device: 'kvm-0' },
+            requests: [
+              { name: 'vm', exactly: { deviceClassName: DRIVER, allocationMode: 'ExactCount', count: 2 } },
             ],
           },
         },
-      },
-    };
-    const put = await cluster.request(
-      'PUT',
-      `/apis/resource.k8s.io/v1/namespaces/${NS}/resourceclaims/${name}/status`,
-      status,
-    );
-    if (put.status !== 200)
-      throw new Error(`allocating ${name}: HTTP ${put.status}: ${String(put.body.message)}`);
-    return { namespace: NS, name, uid: claim.metadata.uid };
-  }
-
-  interface Slice {
-    metadata: { name: string; ownerReferences: object[] };
-    spec: { pool: { name: string; generation: number; resourceSliceCount: number }; devices: object[] };
-  }
-  async function ourSlices(): Promise<Slice[]> {
-    const res = await cluster.request(
-      'GET',
-      `/apis/resource.k8s.io/v1/resourceslices?fieldSelector=spec.driver=${DRIVER},spec.nodeName=${NODE}`,
-    );
-    return (res.body as { items: Slice[] }).items;
-  }
-
-  test('ResourceSlice: one pool, typed attributes, owned by the Node, generation bumped, repaired, removed', async () => {
-    const node = await cluster.create('/api/v1/nodes', { metadata: { name: NODE } }, true);
-    const nodeUid = (node.body as { metadata: { uid: string } }).metadata.uid;
-    const publisher = publisherInChild(cluster.kubeconfig);
-    try {
-      const kvm0 = {
-        name: 'kvm-0',
-        attributes: {
-          path: { string: '/dev/kvm' },
-          major: { int: 10 },
-          shared: { bool: true },
-          api: { version: '1.2.3' },
+      });
+      const claim = created.body as { metadata: { uid: string } };
+      const status = {
+        ...claim,
+        status: {
+          allocation: {
+            devices: {
+              results: [
+                { request: 'vm', driver: DRIVER, pool: NODE, device: 'kvm-1' },
+                { request: 'vm', driver: DRIVER, pool: 'node-b', device: 'kvm-0' },
+              ],
+            },
+          },
         },
-        capacity: { slots: '1' },
       };
-      publisher.send({ op: 'update', devices: [kvm0, { name: 'kvm-1' }] });
-      expect(await publisher.send({ op: 'flush' })).toMatchObject({ inSync: true, generation: 1 });
-      let slices = await ourSlices();
-      expect(slices).toHaveLength(1);
-      expect(slices[0].metadata.ownerReferences).toEqual([
-        { apiVersion: 'v1', kind: 'Node', name: NODE, uid: nodeUid, controller: true },
-      ]);
-      expect(slices[0].spec.pool).toEqual({ name: NODE, generation: 1, resourceSliceCount: 1 });
-      expect(slices[0].spec.devices).toEqual([
-        {
-          name: 'kvm-0',
-          attributes: kvm0.attributes, // the API's typed form is the one families give
-          capacity: { slots: { value: '1' } }, // quantities, as the API stores them
-        },
-        { name: 'kvm-1' },
-      ]);
-
-      // The same list again: nothing is written.
-      publisher.send({ op: 'update', devices: [{ name: 'kvm-1' }, kvm0] });
-      expect(await publisher.send({ op: 'flush' })).toMatchObject({ inSync: true, generation: 1 });
-
-      // Someone else edits the slice: the next sync re-reads it and writes the whole pool again.
-      const edited = { ...slices[0], spec: { ...slices[0].spec, devices: [{ name: 'intruder' }] } };
       const put = await cluster.request(
         'PUT',
-        `/apis/resource.k8s.io/v1/resourceslices/${slices[0].metadata.name}`,
-        edited,
+        `/apis/resource.k8s.io/v1/namespaces/${NS}/resourceclaims/${name}/status`,
+        status,
       );
-      expect(put.status).toBe(200);
-      publisher.send({ op: 'update', devices: [{ name: 'kvm-1' }] });
-      expect(await publisher.send({ op: 'flush' })).toMatchObject({ inSync: true, generation: 2 });
-      slices = await ourSlices();
-      expect(slices.map((s) => [s.spec.pool.generation, s.spec.devices])).toEqual([[2, [{ name: 'kvm-1' }]]]);
-
-      // Deleted behind our back: the next change creates it again, with a higher generation.
-      await cluster.request('DELETE', `/apis/resource.k8s.io/v1/resourceslices/${slices[0].metadata.name}`);
-      publisher.send({ op: 'update', devices: [{ name: 'kvm-2' }] });
-      expect(await publisher.send({ op: 'flush' })).toMatchObject({ inSync: true });
-      slices = await ourSlices();
-      expect(slices.map((s) => s.spec.devices)).toEqual([[{ name: 'kvm-2' }]]);
-
-      // Uninstall removes it.
-      await publisher.send({ op: 'stop', remove: true });
-      expect(await ourSlices()).toEqual([]);
-    } finally {
-      publisher.kill();
+      if (put.status !== 200)
+        throw new Error(`allocating ${name}: HTTP ${put.status}: ${String(put.body.message)}`);
+      return { namespace: NS, name, uid: claim.metadata.uid };
     }
-  });
 
-  test('prepares a claim the API server allocated; missing and re-created claims fail per claim', async () => {
-    const claim = await allocatedClaim('vm-claim');
-    const out = prepareInChild(cluster.kubeconfig, dir, [
-      claim,
-      { namespace: NS, name: 'no-such-claim', uid: 'u-missing' },
-      { ...claim, uid: 'stale-uid' },
-    ]);
-    expect(out[claim.uid]).toEqual({
-      devices: [
-        {
-          request_names: ['vm'],
-          pool_name: NODE,
-          device_name: 'kvm-1',
-          cdi_device_ids: [`kdp.example/kvm=${claim.uid}-kvm-1`],
-        },
-      ],
-      error: '',
+    interface Slice {
+      metadata: { name: string; ownerReferences: object[] };
+      spec: { pool: { name: string; generation: number; resourceSliceCount: number }; devices: object[] };
+    }
+    async function ourSlices(): Promise<Slice[]> {
+      const res = await cluster.request(
+        'GET',
+        `/apis/resource.k8s.io/v1/resourceslices?fieldSelector=spec.driver=${DRIVER},spec.nodeName=${NODE}`,
+      );
+      return (res.body as { items: Slice[] }).items;
+    }
+
+    test('ResourceSlice: one pool, typed attributes, owned by the Node, generation bumped, repaired, removed', async () => {
+      const node = await cluster.create('/api/v1/nodes', { metadata: { name: NODE } }, true);
+      const nodeUid = (node.body as { metadata: { uid: string } }).metadata.uid;
+      const publisher = publisherInChild(cluster.kubeconfig);
+      try {
+        const kvm0 = {
+          name: 'kvm-0',
+          attributes: {
+            path: { string: '/dev/kvm' },
+            major: { int: 10 },
+            shared: { bool: true },
+            api: { version: '1.2.3' },
+          },
+          capacity: { slots: '1' },
+        };
+        publisher.send({ op: 'update', devices: [kvm0, { name: 'kvm-1' }] });
+        expect(await publisher.send({ op: 'flush' })).toMatchObject({ inSync: true, generation: 1 });
+        let slices = await ourSlices();
+        expect(slices).toHaveLength(1);
+        expect(slices[0].metadata.ownerReferences).toEqual([
+          { apiVersion: 'v1', kind: 'Node', name: NODE, uid: nodeUid, controller: true },
+        ]);
+        expect(slices[0].spec.pool).toEqual({ name: NODE, generation: 1, resourceSliceCount: 1 });
+        expect(slices[0].spec.devices).toEqual([
+          {
+            name: 'kvm-0',
+            attributes: kvm0.attributes, // the API's typed form is the one families give
+            capacity: { slots: { value: '1' } }, // quantities, as the API stores them
+          },
+          { name: 'kvm-1' },
+        ]);
+
+        // The same list again: nothing is written.
+        publisher.send({ op: 'update', devices: [{ name: 'kvm-1' }, kvm0] });
+        expect(await publisher.send({ op: 'flush' })).toMatchObject({ inSync: true, generation: 1 });
+
+        // Someone else edits the slice: the next sync re-reads it and writes the whole pool again.
+        const edited = { ...slices[0], spec: { ...slices[0].spec, devices: [{ name: 'intruder' }] } };
+        const put = await cluster.request(
+          'PUT',
+          `/apis/resource.k8s.io/v1/resourceslices/${slices[0].metadata.name}`,
+          edited,
+        );
+        expect(put.status).toBe(200);
+        publisher.send({ op: 'update', devices: [{ name: 'kvm-1' }] });
+        expect(await publisher.send({ op: 'flush' })).toMatchObject({ inSync: true, generation: 2 });
+        slices = await ourSlices();
+        expect(slices.map((s) => [s.spec.pool.generation, s.spec.devices])).toEqual([
+          [2, [{ name: 'kvm-1' }]],
+        ]);
+
+        // Deleted behind our back: the next change creates it again, with a higher generation.
+        await cluster.request('DELETE', `/apis/resource.k8s.io/v1/resourceslices/${slices[0].metadata.name}`);
+        publisher.send({ op: 'update', devices: [{ name: 'kvm-2' }] });
+        expect(await publisher.send({ op: 'flush' })).toMatchObject({ inSync: true });
+        slices = await ourSlices();
+        expect(slices.map((s) => s.spec.devices)).toEqual([[{ name: 'kvm-2' }]]);
+
+        // Uninstall removes it.
+        await publisher.send({ op: 'stop', remove: true });
+        expect(await ourSlices()).toEqual([]);
+      } finally {
+        publisher.kill();
+      }
     });
-    expect(out['u-missing']).toEqual({
-      devices: [],
-      error: `claim "${NS}"/"no-such-claim" (uid "u-missing"): not found in the API server`,
+
+    test('prepares a claim the API server allocated; missing and re-created claims fail per claim', async () => {
+      const claim = await allocatedClaim('vm-claim');
+      const out = prepareInChild(cluster.kubeconfig, dir, [
+        claim,
+        { namespace: NS, name: 'no-such-claim', uid: 'u-missing' },
+        { ...claim, uid: 'stale-uid' },
+      ]);
+      expect(out[claim.uid]).toEqual({
+        devices: [
+          {
+            request_names: ['vm'],
+            pool_name: NODE,
+            device_name: 'kvm-1',
+            cdi_device_ids: [`kdp.example/kvm=${claim.uid}-kvm-1`],
+          },
+        ],
+        error: '',
+      });
+      expect(out['u-missing']).toEqual({
+        devices: [],
+        error: `claim "${NS}"/"no-such-claim" (uid "u-missing"): not found in the API server`,
+      });
+      expect((out['stale-uid'] as { error: string }).error).toMatch(/has UID ".*", not "stale-uid"/);
+      const spec = readCdiSpec(path.join(dir, 'cdi', `kdp.example-kvm_${claim.uid}.yaml`));
+      expect(cdiSchemaErrors(spec)).toEqual([]);
+      expect(spec?.devices.map((d) => d.name)).toEqual([`${claim.uid}-kvm-1`]);
     });
-    expect((out['stale-uid'] as { error: string }).error).toMatch(/has UID ".*", not "stale-uid"/);
-    const spec = readCdiSpec(path.join(dir, 'cdi', `kdp.example-kvm_${claim.uid}.yaml`));
-    expect(cdiSchemaErrors(spec)).toEqual([]);
-    expect(spec?.devices.map((d) => d.name)).toEqual([`${claim.uid}-kvm-1`]);
-  });
-});
+  },
+);

@@ -12,6 +12,7 @@ import {
   DraDriver,
   allocationToCdi,
   claimSpecFileName,
+  draDeviceName,
   type ClaimReader,
 } from '../../plugins/framework/dra/driver';
 import { DraKubeletPlugin, draPaths } from '../../plugins/framework/dra/registration';
@@ -283,9 +284,38 @@ describe('DRA driver: per-claim errors and the family adapter', () => {
     expect(res.ua).toEqual({ devices: [], error: '' });
   });
 
-  test('device IDs that cannot be DRA device names are left out', async () => {
-    await start(new FakePlugin('kdp.example/dev', healthy('ok-0', 'Not_A_Label')));
-    expect(driver.devices().map((d) => d.device.id)).toEqual(['ok-0']);
+  test('device IDs that are not DNS labels get a stable DRA name; prepare asks the family by its own ID', async () => {
+    family = new FakePlugin('kdp.example/dev', healthy('ok-0', 'renderD128', 'dri_card0', '__'));
+    await start(family);
+    const names = driver.devices().map((d) => [d.device.id, d.name]);
+    expect(names).toEqual([
+      ['ok-0', 'ok-0'],
+      ['renderD128', `renderd128-${draDeviceName('renderD128').slice(-8)}`],
+      ['dri_card0', `dri-card0-${draDeviceName('dri_card0').slice(-8)}`],
+      ['__', `device-${draDeviceName('__').slice(-8)}`],
+    ]);
+    for (const [, name] of names) expect(name).toMatch(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
+    expect(draDeviceName('renderD128')).not.toBe(draDeviceName('renderd128'));
+    expect(draDeviceName('x'.repeat(100))).toHaveLength(63);
+    const res = await driver.prepare([
+      store.add('ns', 'a', 'ua', [result(draDeviceName('renderD128'), 'r')]),
+    ]);
+    expect(res.ua.error).toBe('');
+    expect(family.allocations).toEqual([['renderD128']]);
+  });
+
+  test('removeResource withdraws a family: its devices leave the pool and it is stopped', async () => {
+    family = new FakePlugin('kdp.example/dev', healthy('d0'));
+    await start(family);
+    const other = new FakePlugin('kdp.example/other', healthy('o0'));
+    await driver.addResource(other);
+    const seen: string[][] = [];
+    driver.onDevicesChanged((all) => seen.push(all.map((d) => d.name)));
+    await driver.removeResource('kdp.example/dev');
+    await driver.removeResource('kdp.example/none'); // unknown: nothing happens
+    expect(family.stopped).toBe(true);
+    expect(seen).toEqual([['o0']]);
+    expect(driver.sliceDevices()).toEqual([{ name: 'o0' }]);
   });
 
   test('slice devices: healthy ones only, with the attributes the family gives', async () => {

@@ -5,8 +5,15 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-export const UPSTREAM_DIR =
-  process.env.KDP_UPSTREAM_DIR ?? path.resolve(__dirname, '..', '..', '..', 'shared', 'upstream');
+/** ../shared/upstream beside the repo: seen from test/helpers (jest) or from dist/test/helpers (the e2e tiers). */
+function besideTheRepo(): string {
+  const candidates = [1, 2].map((up) =>
+    path.resolve(__dirname, ...Array<string>(2 + up).fill('..'), 'shared', 'upstream'),
+  );
+  return candidates.find((dir) => fs.existsSync(dir)) ?? candidates[0];
+}
+
+export const UPSTREAM_DIR = process.env.KDP_UPSTREAM_DIR ?? besideTheRepo();
 
 export function upstreamAvailable(): boolean {
   if (fs.existsSync(UPSTREAM_DIR)) return true;

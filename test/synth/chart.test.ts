@@ -330,7 +330,13 @@ test('CXI NADs are opt-in (IP ranges are site-specific); the upstream example gi
 test('skips what the cluster cannot serve', () => {
   const bare = synthObjects(
     { tests: { enabled: false } },
-    { nodeFeatureRule: '', networkAttachmentDefinition: '', mutatingAdmissionPolicy: '', podMonitor: '' },
+    {
+      nodeFeatureRule: '',
+      networkAttachmentDefinition: '',
+      mutatingAdmissionPolicy: '',
+      podMonitor: '',
+      dynamicResourceAllocation: '',
+    },
   );
   expect([...new Set(bare.map((o) => o.kind))].sort()).toEqual([
     'ConfigMap',

@@ -27,6 +27,7 @@ const NO_APIS: ClusterApis = {
   networkAttachmentDefinition: '',
   mutatingAdmissionPolicy: '',
   podMonitor: '',
+  dynamicResourceAllocation: '',
 };
 
 /** Every value that is a resource name, set to `name`. */

@@ -67,6 +67,15 @@ monitoring.coreos.com/v1
 {{- end -}}
 {{- end }}
 
+{{- /* The group/version serving DeviceClass, or "" when the cluster lacks it (synth/cluster-apis.ts). */}}
+{{- define "kdp.api.dynamicResourceAllocation" -}}
+{{- if $.Capabilities.APIVersions.Has "resource.k8s.io/v1/DeviceClass" -}}
+resource.k8s.io/v1
+{{- else if $.Capabilities.APIVersions.Has "resource.k8s.io/v1" -}}
+resource.k8s.io/v1
+{{- end -}}
+{{- end }}
+
 {{- /* kdp.cex.checkSets: the template twin of a TypeScript derivation (see synth/helm/symbolic.ts). */}}
 {{- define "kdp.cex.checkSets" -}}
 {{- $names := dict -}}
@@ -143,6 +152,24 @@ monitoring.coreos.com/v1
 {{- $_ := set $names .name true -}}
 {{- end -}}
 {{- dict "resources" .resources | toPrettyJson -}}
+{{- end }}
+
+{{- /* kdp.dra.checkApi: the template twin of a TypeScript derivation (see synth/helm/symbolic.ts). */}}
+{{- define "kdp.dra.checkApi" -}}
+{{- if not .api -}}
+{{- fail (printf "%s.mode=dra needs a cluster serving resource.k8s.io/v1 (Kubernetes 1.34 or newer); this one does not (with helm template, pass --api-versions resource.k8s.io/v1)" .family) -}}
+{{- end -}}
+{{- end }}
+
+{{- /* kdp.dra.drivers: the template twin of a TypeScript derivation (see synth/helm/symbolic.ts). */}}
+{{- define "kdp.dra.drivers" -}}
+{{- $drivers := dict -}}
+{{- range $family, $mode := . -}}
+{{- if eq $mode "dra" -}}
+{{- $_ := set $drivers $family (printf "%s.kube-device-plugins.io" $family) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $drivers -}}
 {{- end }}
 
 {{- /* kdp.image: the template twin of a TypeScript derivation (see synth/helm/symbolic.ts). */}}

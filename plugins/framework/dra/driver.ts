@@ -15,6 +15,7 @@
  * Unprepare removes the specs and the checkpoint entry; an unknown claim is already unprepared.
  * Errors are per claim (the `error` field), name the claim and are bounded in size.
  */
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { buildCdiSpec, qualifiedCdiName, writeCdiSpec, type CdiContainerEdits, type CdiSpec } from '../cdi';
@@ -144,6 +145,23 @@ const CLAIM_UID = /^[A-Za-z0-9][-A-Za-z0-9]{0,127}$/;
 /** A DRA device name is a DNS label (ResourceSlice validation). */
 const DEVICE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+/**
+ * The DRA name of a family's device ID. An ID that is a DNS label is its own name (kvm, tdx-guest,
+ * crand0); any other (devnode's `renderD128`, `dri_card0`) is lowercased, every other character run
+ * made a `-`, and suffixed with a hash of the ID, so two IDs never share a name and a name is stable
+ * across restarts (the checkpoint and allocated claims refer to it).
+ */
+export function draDeviceName(id: string): string {
+  if (DEVICE_NAME.test(id) && id.length <= 63) return id;
+  const hash = createHash('sha256').update(id).digest('hex').slice(0, 8);
+  const base = id
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, 63 - hash.length - 1)
+    .replace(/^-+|-+$/g, '');
+  return `${base || 'device'}-${hash}`;
+}
+
 export interface DraResourceOptions {
   /** CDI kind of the per-claim specs, `<vendor>/<class>`; the resource name by default. */
   cdiKind?: string;
@@ -164,11 +182,19 @@ export interface DraDriverOptions {
 interface Family {
   plugin: ResourcePlugin;
   cdiKind: string;
+  /** By DRA device name (see draDeviceName); each Device keeps the family's own ID. */
   devices: Map<string, Device>;
 }
 
+/** One device of the driver: its DRA name, the family's device and the family. */
+export interface DraDeviceEntry {
+  name: string;
+  device: Device;
+  plugin: ResourcePlugin;
+}
+
 /** Called with every device of every family whenever any of them changed (for the slice publisher). */
-export type DraDevicesListener = (devices: { device: Device; plugin: ResourcePlugin }[]) => void;
+export type DraDevicesListener = (devices: DraDeviceEntry[]) => void;
 
 export class DraDriver implements DraNodeHandler {
   private readonly families: Family[] = [];
@@ -192,15 +218,27 @@ export class DraDriver implements DraNodeHandler {
     await plugin.start((devices) => this.publish(family, devices));
   }
 
+  /**
+   * Stop a family and withdraw its devices (a devnode resource dropped from the config). Claims
+   * already prepared keep their specs until the kubelet unprepares them.
+   */
+  async removeResource(resourceName: string): Promise<void> {
+    const index = this.families.findIndex((f) => f.plugin.resourceName === resourceName);
+    if (index < 0) return;
+    const [family] = this.families.splice(index, 1);
+    await family.plugin.stop();
+    this.notify();
+  }
+
   async stop(): Promise<void> {
     await this.queue.catch(() => undefined);
     for (const family of this.families) await family.plugin.stop();
   }
 
   /** Every device the driver offers, for ResourceSlices. */
-  devices(): { device: Device; plugin: ResourcePlugin }[] {
+  devices(): DraDeviceEntry[] {
     return this.families.flatMap((f) =>
-      [...f.devices.values()].map((device) => ({ device, plugin: f.plugin })),
+      [...f.devices].map(([name, device]) => ({ name, device, plugin: f.plugin })),
     );
   }
 
@@ -211,16 +249,16 @@ export class DraDriver implements DraNodeHandler {
   sliceDevices(): SliceDevice[] {
     return this.devices()
       .filter(({ device }) => device.health === HEALTHY)
-      .map(({ device, plugin }) => ({ name: device.id, ...plugin.draAttributes?.(device) }));
+      .map(({ name, device, plugin }) => ({ name, ...plugin.draAttributes?.(device) }));
   }
 
   /** Device health for the kubelet's DRAResourceHealth stream. */
   healthSource(): DraHealthSource {
     return {
       snapshot: () =>
-        this.devices().map(({ device }) => ({
+        this.devices().map(({ name, device }) => ({
           pool: this.poolName,
-          device: device.id,
+          device: name,
           healthy: device.health === HEALTHY,
         })),
       onChange: (listener) => this.onDevicesChanged(() => listener()),
@@ -242,15 +280,16 @@ export class DraDriver implements DraNodeHandler {
     const taken = new Set(this.families.filter((f) => f !== family).flatMap((f) => [...f.devices.keys()]));
     const accepted = new Map<string, Device>();
     for (const device of devices) {
-      if (!DEVICE_NAME.test(device.id) || device.id.length > 63)
-        log.error('device ID is not a DNS label, so it cannot be a DRA device; left out', {
-          device: device.id,
-        });
-      else if (taken.has(device.id) || accepted.has(device.id))
-        log.error('device name is already used in this driver; left out', { device: device.id });
-      else accepted.set(device.id, { ...device });
+      const name = draDeviceName(device.id);
+      if (taken.has(name) || accepted.has(name))
+        log.error('device name is already used in this driver; left out', { device: device.id, name });
+      else accepted.set(name, { ...device });
     }
     family.devices = accepted;
+    this.notify();
+  }
+
+  private notify(): void {
     const all = this.devices();
     for (const listener of this.listeners) listener(all);
   }
@@ -337,6 +376,7 @@ export class DraDriver implements DraNodeHandler {
       if (!family || !device)
         throw new Error(`device ${result.device} is not in pool ${this.poolName} any more`);
       if (device.health !== HEALTHY) throw new Error(`device ${result.device} is ${device.health}`);
+      // The family is asked by its own ID, exactly as the kubelet's Allocate would ask it.
       const { edits, extraCdiIds } = allocationToCdi(await family.plugin.allocate([device.id]));
       const cdiName = `${claim.uid}-${result.device}`;
       const kindDevices = specs.get(family.cdiKind) ?? [];

@@ -23,6 +23,7 @@ import { SlicePublisher, kubeSliceApi, type SliceApi, type SliceStatus } from '.
 export {
   allocationToCdi,
   claimSpecFileName,
+  draDeviceName,
   DraDriver,
   type ClaimReader,
   type ResourceClaimView,
@@ -31,6 +32,7 @@ export { DraKubeletPlugin, draPaths, driverNameErrors, DEFAULT_KUBELET_ROOT_DIR 
 export {
   SlicePublisher,
   kubeSliceApi,
+  deleteDriverSlices,
   MAX_DEVICES_PER_SLICE,
   type SliceApi,
   type SliceDevice,
@@ -62,6 +64,8 @@ export interface DraMode {
   status(): { kubelet: DraRegistrationStatus; slices: SliceStatus; preparedClaims: number };
   /** Ready: registered with the kubelet and the slice in sync. */
   ready(): boolean;
+  /** Why it is not ready (for `/readyz`), or undefined when it is. */
+  unreadyReason(): string | undefined;
   /** Stop serving; `uninstall` also deletes the node's ResourceSlice. Prepared claims stay checkpointed. */
   stop(uninstall?: boolean): Promise<void>;
 }
@@ -131,14 +135,26 @@ export async function startDraMode(options: DraModeOptions): Promise<DraMode> {
     kubelet,
     slices,
     status: current,
-    ready: () => {
-      const s = current();
-      return s.kubelet.registered && s.kubelet.serving && s.slices.inSync;
-    },
+    ready: () => unreadyReason(current()) === undefined,
+    unreadyReason: () => unreadyReason(current()),
     async stop(uninstall = false) {
       await kubelet.stop();
       await slices.stop(uninstall);
       await driver.stop();
     },
   };
+}
+
+function unreadyReason(s: ReturnType<DraMode['status']>): string | undefined {
+  if (!s.kubelet.serving)
+    return `the kubelet sockets ${s.kubelet.registrationSocket} and ${s.kubelet.draSocket} are not served`;
+  if (!s.kubelet.registered)
+    return s.kubelet.registrationError
+      ? `the kubelet refused the registration: ${s.kubelet.registrationError}`
+      : `not registered with the kubelet yet (its plugin watcher has not called ${s.kubelet.registrationSocket})`;
+  if (!s.slices.inSync)
+    return s.slices.lastError
+      ? `the ResourceSlice is not in sync: ${s.slices.lastError}`
+      : 'the ResourceSlice is not published yet';
+  return undefined;
 }

@@ -26,6 +26,8 @@ export interface SliceDevice {
   attributes?: Record<string, DraAttribute>;
   /** Quantities, e.g. `{ memory: '16Gi' }`. */
   capacity?: Record<string, string>;
+  /** Many claims may hold it at once (an API server without DRAConsumableCapacity drops this). */
+  allowMultipleAllocations?: boolean;
 }
 
 export interface SliceObject {
@@ -179,7 +181,14 @@ export class SlicePublisher {
 
 /** A canonical form of a device list, to tell whether the API server already holds it. */
 function key(devices: SliceDevice[]): string {
-  return JSON.stringify(devices.map((d) => [d.name, sortedEntries(d.attributes), sortedEntries(d.capacity)]));
+  return JSON.stringify(
+    devices.map((d) => [
+      d.name,
+      sortedEntries(d.attributes),
+      sortedEntries(d.capacity),
+      d.allowMultipleAllocations === true,
+    ]),
+  );
 }
 
 function sortedEntries(record: Record<string, unknown> | undefined): [string, unknown][] {
@@ -211,6 +220,7 @@ interface KubeSlice {
       name: string;
       attributes?: Record<string, { string?: string; _int?: number; bool?: boolean; version?: string }>;
       capacity?: Record<string, { value: string }>;
+      allowMultipleAllocations?: boolean;
     }[];
   };
 }
@@ -245,6 +255,7 @@ function toKube(
         ...(d.capacity
           ? { capacity: Object.fromEntries(Object.entries(d.capacity).map(([k, v]) => [k, { value: v }])) }
           : {}),
+        ...(d.allowMultipleAllocations ? { allowMultipleAllocations: true } : {}),
       })),
     },
   };
@@ -268,6 +279,7 @@ function fromKube(slice: KubeSlice): SliceObject {
         );
       if (d.capacity && Object.keys(d.capacity).length)
         out.capacity = Object.fromEntries(Object.entries(d.capacity).map(([k, v]) => [k, v.value]));
+      if (d.allowMultipleAllocations) out.allowMultipleAllocations = true;
       return out;
     }),
   };
@@ -308,4 +320,28 @@ export function kubeSliceApi(options: KubeOptions = {}): SliceApi {
       await api().resource.deleteResourceSlice({ name });
     },
   };
+}
+
+/**
+ * Uninstall: delete every ResourceSlice of `driver`, on every node (the chart's pre-delete hook runs
+ * this once for the cluster). A slice already gone (404) counts as deleted by someone else, not as an
+ * error. Returns how many this call deleted; an API error is thrown with a short text.
+ */
+export async function deleteDriverSlices(driver: string, options: KubeOptions = {}): Promise<number> {
+  const api = lazyKubeClients(options)<ResourceSlicesApi>((k8s) => k8s.ResourceV1Api);
+  let deleted = 0;
+  try {
+    const list = await api.listResourceSlice({ fieldSelector: `spec.driver=${driver}` });
+    for (const slice of list.items) {
+      try {
+        await api.deleteResourceSlice({ name: slice.metadata?.name ?? '' });
+        deleted++;
+      } catch (err) {
+        if ((err as { code?: number }).code !== 404) throw err;
+      }
+    }
+  } catch (err) {
+    throw new Error(`deleting the ResourceSlices of ${driver}: ${apiErrorText(err)}`);
+  }
+  return deleted;
 }

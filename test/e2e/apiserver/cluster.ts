@@ -33,6 +33,10 @@ export interface ClusterOptions {
   readonly runtimeConfig?: string;
   /** Run the kube-controller-manager with the VAP status controller (type checking). */
   readonly policyStatusController?: boolean;
+  /** More kube-controller-manager controllers to run (the DRA tier: resourceclaim-controller). */
+  readonly controllers?: readonly string[];
+  /** Run kube-scheduler (default profile) against the server. */
+  readonly scheduler?: boolean;
   /** Default true (the CEX DaemonSet is privileged); false to show what such a cluster does. */
   readonly allowPrivileged?: boolean;
   /** Other ports, for a suite that may run beside this tier (the DRA framework tests); PORTS by default. */
@@ -187,15 +191,28 @@ export class Cluster {
         '--v=1',
       ]);
       await cluster.waitHealthy();
-      if (options.policyStatusController) {
+      const controllers = [
+        ...(options.policyStatusController ? ['validatingadmissionpolicy-status-controller'] : []),
+        ...(options.controllers ?? []),
+      ];
+      if (controllers.length > 0) {
         fs.writeFileSync(path.join(dir, 'kcm-kubeconfig'), fs.readFileSync(cluster.kubeconfig, 'utf8'));
         cluster.spawn('kube-controller-manager', binaries['kube-controller-manager'], [
           `--kubeconfig=${path.join(dir, 'kcm-kubeconfig')}`,
-          '--controllers=validatingadmissionpolicy-status-controller',
+          `--controllers=${controllers.join(',')}`,
           '--leader-elect=false',
           '--bind-address=127.0.0.1',
           '--secure-port=0',
           '--v=1',
+        ]);
+      }
+      if (options.scheduler) {
+        cluster.spawn('kube-scheduler', binaries['kube-scheduler'], [
+          `--kubeconfig=${cluster.kubeconfig}`,
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          '--secure-port=0',
+          '--v=2',
         ]);
       }
     } catch (err) {
@@ -249,6 +266,49 @@ export class Cluster {
     body?: unknown,
   ): Promise<ApiResponse> {
     return apiRequest(this.api, method, url, body);
+  }
+
+  /**
+   * Waits for the policy status controller's type check of the ValidatingAdmissionPolicy at `url` (up to
+   * `deadline`), then fails naming each expression warning.
+   */
+  async expectTypeChecked(url: string, name: string, deadline: number): Promise<void> {
+    for (;;) {
+      const got = await this.request('GET', url);
+      const status = got.body.status as
+        { typeChecking?: { expressionWarnings?: Array<{ fieldRef: string; warning: string }> } } | undefined;
+      if (status?.typeChecking) {
+        const warnings = status.typeChecking.expressionWarnings ?? [];
+        if (warnings.length > 0)
+          throw new Error(`${name}: ${warnings.map((w) => `${w.fieldRef}: ${w.warning}`).join('; ')}`);
+        return;
+      }
+      if (Date.now() > deadline) throw new Error(`${name}: no status.typeChecking after 60 s`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  /**
+   * Plays the DaemonSet controller (there is none here): each DaemonSet of `namespace` gets the status of
+   * `running(component)` pods scheduled and ready.
+   */
+  async reportDaemonSets(namespace: string, running: (component: string) => number): Promise<void> {
+    const daemonSets = (await this.request('GET', `/apis/apps/v1/namespaces/${namespace}/daemonsets`)).body
+      .items as Array<{ metadata: { name: string; generation: number; labels: Record<string, string> } }>;
+    for (const ds of daemonSets) {
+      const desired = running(ds.metadata.labels['app.kubernetes.io/component']);
+      const status = {
+        observedGeneration: ds.metadata.generation,
+        desiredNumberScheduled: desired,
+        numberReady: desired,
+        currentNumberScheduled: desired,
+        numberMisscheduled: 0,
+      };
+      const url = `/apis/apps/v1/namespaces/${namespace}/daemonsets/${ds.metadata.name}/status`;
+      const response = await this.request('PATCH', url, { status });
+      if (response.status !== 200)
+        throw new Error(`${url}: HTTP ${response.status} ${String(response.body.message)}`);
+    }
   }
 
   /** Creates an object; fails unless the server says 201 (or 409 with `existsOk`). */

@@ -14,36 +14,11 @@ import { writeChart } from '../../../synth/render';
 import { EXAMPLE_CXI_NICS } from '../../../synth/multus';
 import { Helm, helms, runHelm } from '../../synth/helpers/helm';
 import { Cluster, buildBinary } from './cluster';
+import { draScenarios } from './dra';
+import { report, rows, scenario } from '../scenario-table';
 
 const UPSTREAM = path.resolve(__dirname, '..', '..', '..', '..', '..', 'shared', 'upstream');
 const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
-
-interface Row {
-  readonly scenario: string;
-  readonly ok: boolean;
-  readonly seconds: number;
-  readonly detail: string;
-}
-const rows: Row[] = [];
-
-async function scenario(name: string, body: () => Promise<string | void>): Promise<boolean> {
-  const started = Date.now();
-  let ok = true;
-  let detail = '';
-  try {
-    detail = (await body()) ?? '';
-  } catch (err) {
-    ok = false;
-    detail = (err as Error).message;
-  }
-  const row = { scenario: name, ok, seconds: (Date.now() - started) / 1000, detail };
-  rows.push(row);
-  console.log(
-    `${ok ? 'PASS' : 'FAIL'} ${name} (${row.seconds.toFixed(1)} s)${detail ? `: ${detail.split('\n')[0]}` : ''}`,
-  );
-  if (!ok && detail.includes('\n')) console.log(detail);
-  return ok;
-}
 
 function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(message);
@@ -366,22 +341,9 @@ async function chartTestScenarios(
     };
     // No kubelet and no DaemonSet controller here: play their part. cxi runs on one node that advertises its
     // NICs; kvm runs on one node but never registered (must fail); every other plugin has no node.
-    const daemonSets = (await cluster.request('GET', `/apis/apps/v1/namespaces/${namespace}/daemonsets`)).body
-      .items as Array<{ metadata: { name: string; generation: number; labels: Record<string, string> } }>;
-    for (const ds of daemonSets) {
-      const component = ds.metadata.labels['app.kubernetes.io/component'];
-      const desired = component === 'cxi' || component === 'kvm' ? 1 : 0;
-      const status = {
-        observedGeneration: ds.metadata.generation,
-        desiredNumberScheduled: desired,
-        numberReady: desired,
-        currentNumberScheduled: desired,
-        numberMisscheduled: 0,
-      };
-      const url = `/apis/apps/v1/namespaces/${namespace}/daemonsets/${ds.metadata.name}/status`;
-      const response = await cluster.request('PATCH', url, { status });
-      check(response.status === 200, `${url}: HTTP ${response.status} ${String(response.body.message)}`);
-    }
+    await cluster.reportDaemonSets(namespace, (component) =>
+      component === 'cxi' || component === 'kvm' ? 1 : 0,
+    );
     const nodeName = `${release}-node`;
     await cluster.create(
       '/api/v1/nodes',
@@ -560,25 +522,8 @@ async function vapTypeCheck(cluster: Cluster, h: Helm, chart: string, label: str
           (o) => o.kind === 'ValidatingAdmissionPolicy',
         );
         const deadline = Date.now() + 60_000;
-        for (const policy of policies) {
-          for (;;) {
-            const got = await cluster.request('GET', objectUrl(policy));
-            const status = got.body.status as
-              | { typeChecking?: { expressionWarnings?: Array<{ fieldRef: string; warning: string }> } }
-              | undefined;
-            if (status?.typeChecking) {
-              const warnings = status.typeChecking.expressionWarnings ?? [];
-              check(
-                warnings.length === 0,
-                `${policy.metadata.name}: ${warnings.map((w) => `${w.fieldRef}: ${w.warning}`).join('; ')}`,
-              );
-              break;
-            }
-            if (Date.now() > deadline)
-              throw new Error(`${policy.metadata.name}: no status.typeChecking after 60 s`);
-            await new Promise((r) => setTimeout(r, 500));
-          }
-        }
+        for (const policy of policies)
+          await cluster.expectTypeChecked(objectUrl(policy), policy.metadata.name, deadline);
         return `${policies.length} policies type-checked`;
       } finally {
         helm(h, cluster, ['uninstall', 'typecheck', '-n', 'ns-one', '--wait']);
@@ -646,6 +591,8 @@ interface Run {
   readonly runtimeConfig?: string;
   readonly mapServed: boolean;
   readonly typeCheck: boolean;
+  /** The chart in DRA mode (dra.ts; needs the policy status controller of typeCheck). */
+  readonly dra?: boolean;
   /** The MutatingAdmissionPolicy half-configurations of 1.34/1.35 (see mapHalfScenarios). */
   readonly mapHalf?: 'gate-only' | 'version-only';
 }
@@ -737,7 +684,7 @@ async function mapHalfScenarios(run: Run, binaries: Record<string, string>, char
 }
 
 const RUNS: Run[] = [
-  { label: 'v1.37.2', version: 'v1.37', mapServed: true, typeCheck: true },
+  { label: 'v1.37.2', version: 'v1.37', mapServed: true, typeCheck: true, dra: true },
   {
     label: 'v1.34.4 with MutatingAdmissionPolicy',
     version: 'v1.34',
@@ -823,6 +770,7 @@ async function main(): Promise<number> {
         if (run.allowPrivileged === false) await unprivilegedScenarios(cluster, run.label, h, chart);
         else await helmScenarios(cluster, run.label, h, chart, run.mapServed);
       if (run.typeCheck) await vapTypeCheck(cluster, helms()[1], chart, run.label);
+      if (run.dra) for (const h of helms()) await draScenarios(cluster, run.label, h, chart, scenario);
     } finally {
       if (rows.some((r) => !r.ok) && process.env.KDP_E2E_LOGS) console.log(cluster.logTail());
       await cluster.stop();
@@ -830,18 +778,6 @@ async function main(): Promise<number> {
   }
   fs.rmSync(path.dirname(chart), { recursive: true, force: true });
   return report();
-}
-
-function report(): number {
-  const width = Math.max(...rows.map((r) => r.scenario.length));
-  console.log(`\n${'scenario'.padEnd(width)}  result  seconds`);
-  for (const r of rows)
-    console.log(
-      `${r.scenario.padEnd(width)}  ${r.ok ? 'pass  ' : 'FAIL  '}  ${r.seconds.toFixed(1).padStart(7)}`,
-    );
-  const failed = rows.filter((r) => !r.ok).length;
-  console.log(`\n${rows.length - failed} passed, ${failed} failed`);
-  return failed ? 1 : 0;
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const)

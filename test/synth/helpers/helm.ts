@@ -69,17 +69,15 @@ export interface HelmResult {
   readonly stderr: string;
 }
 
+/** The environment Helm runs in: a throw-away HOME/XDG, so tests never read or write the user's Helm config. */
+export function helmEnvironment(home: string): NodeJS.ProcessEnv {
+  return { ...process.env, HOME: home, XDG_CACHE_HOME: home, XDG_CONFIG_HOME: home, XDG_DATA_HOME: home };
+}
+
 export function runHelm(helm: Helm, args: string[]): HelmResult {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-helm-'));
   try {
-    // A throw-away HOME/XDG: the tests never read or write the user's Helm config.
-    const env = {
-      ...process.env,
-      HOME: home,
-      XDG_CACHE_HOME: home,
-      XDG_CONFIG_HOME: home,
-      XDG_DATA_HOME: home,
-    };
+    const env = helmEnvironment(home);
     const result = spawnSync(helm.binary, args, { encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 });
     return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
   } finally {

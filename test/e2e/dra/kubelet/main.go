@@ -202,7 +202,7 @@ func run(ctx context.Context, logger klog.Logger, out *emitter, timer *rpcTimer,
 }
 
 // ensureNode creates the Node with room for pods (the scheduler's NodeResourcesFit needs allocatable
-// pods) and a Ready condition, as a kubelet's node status does.
+// pods) and a Ready condition, as a kubelet's node status does, without the not-ready taint.
 func ensureNode(ctx context.Context, client kubernetes.Interface, name string) error {
 	node := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name}}}
 	created, err := client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
@@ -223,9 +223,23 @@ func ensureNode(ctx context.Context, client kubernetes.Interface, name string) e
 		Type: v1.NodeReady, Status: v1.ConditionTrue, Reason: "KubeletReady",
 		Message: "kubelet-dra harness", LastHeartbeatTime: now, LastTransitionTime: now,
 	}}
-	_, err = client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	updated, err := client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
 	if err != nil {
 		return fmt.Errorf("node %s status: %w", name, err)
+	}
+	// The API server's TaintNodesByCondition admission gave the new Node the not-ready taint; the node
+	// lifecycle controller (not run here: nothing heartbeats) lifts it once the node reports Ready.
+	var taints []v1.Taint
+	for _, taint := range updated.Spec.Taints {
+		if taint.Key != v1.TaintNodeNotReady {
+			taints = append(taints, taint)
+		}
+	}
+	if len(taints) != len(updated.Spec.Taints) {
+		updated.Spec.Taints = taints
+		if _, err := client.CoreV1().Nodes().Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("node %s taints: %w", name, err)
+		}
 	}
 	return nil
 }
