@@ -14,6 +14,7 @@ import * as path from 'path';
 import * as yaml from 'js-yaml';
 import { TestSettings, runChecks } from '../../../chart-test/checks';
 import { ApiConfig, apiRequest } from '../../../chart-test/kube-api';
+import { buildFixture } from '../../../plugins/device-nodes/fixture';
 import { NODE_NAME_EXTRA, draDriverName } from '../../../synth/dra';
 import { Helm, helmEnvironment, runHelm } from '../../synth/helpers/helm';
 import { Cluster } from './cluster';
@@ -142,13 +143,34 @@ export function docsClaimTemplates(): Manifest[] {
 
 const CLI = path.resolve(__dirname, '..', '..', '..', '..', 'bin', 'kube-device-plugins.js');
 
-/** Runs the plugins' CLI to its exit. */
-function runCli(args: string[]): Promise<{ status: number | null; output: string }> {
+/** Starts the plugins' CLI; `output()` is what it has logged so far, `exited` its exit status. */
+function startCli(args: string[]) {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  return new Promise((resolve) => child.on('exit', (status) => resolve({ status, output })));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (status) => resolve(status)));
+  return { child, exited, output: () => output };
+}
+
+/** Runs the plugins' CLI to its exit. */
+async function runCli(args: string[]): Promise<{ status: number | null; output: string }> {
+  const cli = startCli(args);
+  const status = await cli.exited;
+  return { status, output: cli.output() };
+}
+
+/** Polls `probe` until it returns something (or `ms` pass: undefined). */
+async function poll<T>(
+  ms: number,
+  probe: () => Promise<T | undefined> | T | undefined,
+): Promise<T | undefined> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined || Date.now() > deadline) return value;
+    await sleep(300);
+  }
 }
 
 /** A kubeconfig for the cluster with `api`'s token (a ServiceAccount's), written beside the cluster's. */
@@ -354,6 +376,97 @@ export async function draScenarios(
       check(removed.status === 200, `delete of its own slice: HTTP ${removed.status}`);
       await cluster.create(SLICES, slice('kvm-a', NODES[0]));
       return `refused: "${message.slice(message.indexOf('on node'))}"`;
+    },
+  );
+
+  await scenario(
+    `${label}: the real kvm driver, with the chart's account and a pod-bound token, publishes only its node's slice`,
+    async () => {
+      check(driver !== undefined, 'no driver token (an earlier scenario failed)');
+      if (process.getuid?.() !== 0) {
+        if (process.env.CI === 'true') throw new Error('needs root (mknod of the fixture /dev/kvm)');
+        return 'skipped: needs root (mknod of the fixture /dev/kvm)';
+      }
+      // Short: the driver's socket paths must fit a unix socket address (107 bytes).
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kdpn-'));
+      buildFixture('kvm', root);
+      const kubeconfig = kubeconfigFor(cluster, driver!);
+      const start = (node: string) =>
+        startCli([
+          'kvm',
+          '--mode=dra',
+          `--node-name=${node}`,
+          `--kubelet-root-dir=${path.join(root, node.slice(-1))}`,
+          `--kubeconfig=${kubeconfig}`,
+          `--devfs-root=${path.join(root, 'dev')}`,
+          `--sysfs-root=${path.join(root, 'sys')}`,
+          `--cdi-dir=${path.join(root, `cdi-${node.slice(-1)}`)}`,
+        ]);
+      const selector = (node: string) =>
+        encodeURIComponent(`spec.driver=${draDriverName('kvm')},spec.nodeName=${node}`);
+      const slicesOf = async (node: string) =>
+        (await cluster.request('GET', `${SLICES}?fieldSelector=${selector(node)}`)).body.items as Array<{
+          metadata: { name: string; ownerReferences?: Array<{ kind: string; name: string }> };
+          spec: { devices?: Array<{ name: string }> };
+        }>;
+      // The pool is the node's: the driver would take over the slice an admin wrote for node a above.
+      for (const old of await slicesOf(NODES[0]))
+        await cluster.request('DELETE', `${SLICES}/${old.metadata.name}`);
+
+      // On its own node (the token's): its slice appears, with its device, owned by the Node.
+      const own = start(NODES[0]);
+      try {
+        const published = await poll(30_000, async () => {
+          if (own.child.exitCode !== null) return null;
+          return (await slicesOf(NODES[0]))[0];
+        });
+        check(
+          !!published,
+          `no slice of its own after 30 s (exit ${own.child.exitCode}): ${own.output().slice(-1500)}`,
+        );
+        check(
+          (published!.spec.devices ?? []).length === 1,
+          `devices: ${JSON.stringify(published!.spec.devices)}`,
+        );
+        check(
+          published!.metadata.ownerReferences?.some((o) => o.kind === 'Node' && o.name === NODES[0]) === true,
+          `owners: ${JSON.stringify(published!.metadata.ownerReferences)}`,
+        );
+        check(!/HTTP 403/.test(own.output()), `refused something: ${own.output().slice(-1500)}`);
+      } finally {
+        own.child.kill('SIGTERM');
+      }
+      check((await own.exited) === 0, `SIGTERM: exit ${own.child.exitCode}: ${own.output().slice(-800)}`);
+
+      // The same token claiming node b: the policy refuses its slice, and the driver says so.
+      const b = (await slicesOf(NODES[1])).map((s) => s.metadata.name).sort();
+      const other = start(NODES[1]);
+      try {
+        const refused = await poll(30_000, () =>
+          other.child.exitCode === null &&
+          /HTTP 403: [^\n]*ValidatingAdmissionPolicy [^\n]*denied request/.test(other.output())
+            ? true
+            : other.child.exitCode !== null
+              ? false
+              : undefined,
+        );
+        check(
+          refused === true,
+          `no refusal logged after 30 s (exit ${other.child.exitCode}): ${other.output().slice(-1500)}`,
+        );
+        check(
+          (await slicesOf(NODES[1]))
+            .map((s) => s.metadata.name)
+            .sort()
+            .join() === b.join(),
+          'node b slices changed',
+        );
+      } finally {
+        other.child.kill('SIGKILL');
+        await other.exited;
+        fs.rmSync(root, { recursive: true, force: true });
+      }
+      return `its slice on ${NODES[0]} (1 device, owned by the Node); as ${NODES[1]}: HTTP 403 from the policy, node b untouched`;
     },
   );
 

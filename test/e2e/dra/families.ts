@@ -89,7 +89,8 @@ export function setUpFamily(family: string, root: string): DraFamily {
           `--uds-dir=${path.join(root, 'ccnp', 'uds')}`,
         ],
         path: '/dev/tdx_guest',
-        cel: `${attr(family, 'path')} == "/dev/tdx_guest"`,
+        // The interface version is a typed `version` attribute: compared as a semver.
+        cel: `${attr(family, 'path')} == "/dev/tdx_guest" && ${attr(family, 'version')}.compareTo(semver("1.0.0")) >= 0`,
         celSecond: `${attr(family, 'path')} == "/dev/tdx_guest"`,
         shared: true,
         unhealthy: notADevice(dev('tdx_guest'), '/dev/tdx_guest', node),

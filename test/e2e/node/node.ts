@@ -21,6 +21,8 @@ export const LOCK_FILE = '/run/kdp-e2e-node.lock';
 /** Ports of this tier: etcd client/peer, kube-apiserver (other tiers use 2379x/2479x, 16443/17443). */
 export const PORTS = { etcdClient: 26790, etcdPeer: 26800, apiserver: 19443 };
 const BRIDGE = 'kdpe2e0';
+/** Debian's runc package, a second runtime handler (runc-debian) beside the runc 1.5.3 built here. */
+export const DEBIAN_RUNC = '/usr/sbin/runc';
 const POD_CIDR = '10.251.0.0/24';
 
 export interface Binaries {
@@ -50,6 +52,7 @@ function nodeBuild(name: string): string {
 export function ensurePackages(): void {
   const wanted: Array<[string, string]> = [
     ['/bin/busybox', 'busybox-static'],
+    [DEBIAN_RUNC, 'runc'],
     ['/usr/lib/cni/bridge', 'containernetworking-plugins'],
     ['/usr/bin/gcc', 'gcc'],
     ['/usr/include/seccomp.h', 'libseccomp-dev'],
@@ -287,7 +290,8 @@ export class RealNode {
         "[plugins.'io.containerd.cri.v1.images'.pinned_images]",
         `  sandbox = ${q(PAUSE_IMAGE)}`,
         "[plugins.'io.containerd.cri.v1.runtime']",
-        `  cdi_spec_dirs = [${q(this.cdiDir)}]`,
+        // The tier's plugins write to cdiDir; the chart's DaemonSets to the host's /var/run/cdi.
+        `  cdi_spec_dirs = [${q(this.cdiDir)}, '/var/run/cdi']`,
         // Root here lacks CAP_SYS_RESOURCE: without this runc fails "can't get final child's PID from pipe".
         '  restrict_oom_score_adj = true',
         '  netns_mounts_under_state_dir = true',
@@ -301,6 +305,14 @@ export class RealNode {
         "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]",
         `  BinaryName = ${q(this.bin.runc)}`,
         `  Root = ${q(path.join(this.state, 'runc'))}`,
+        '  SystemdCgroup = false',
+        // Debian's runc (1.1.5 on Debian 12), for the pods of RuntimeClass debian-runc: it ignores OCI
+        // linux.netDevices (issue 17).
+        "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc-debian]",
+        "  runtime_type = 'io.containerd.runc.v2'",
+        "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc-debian.options]",
+        `  BinaryName = ${q(DEBIAN_RUNC)}`,
+        `  Root = ${q(path.join(this.state, 'runc-debian'))}`,
         '  SystemdCgroup = false',
         "[plugins.'io.containerd.grpc.v1.cri']",
         "  stream_server_address = '127.0.0.1'",

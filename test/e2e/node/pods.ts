@@ -17,7 +17,7 @@ export function printTable(rows: Row[]): void {
   console.log(`\n${'scenario'.padEnd(width)}  result  seconds  detail`);
   for (const r of rows)
     console.log(
-      `${r.scenario.padEnd(width)}  ${(r.ok ? 'pass' : 'FAIL').padEnd(6)}  ${r.seconds.toFixed(1).padStart(7)}  ${r.detail.split('\n')[0].slice(0, 200)}`,
+      `${r.scenario.padEnd(width)}  ${(r.ok ? 'pass' : 'FAIL').padEnd(6)}  ${r.seconds.toFixed(1).padStart(7)}  ${r.detail.split('\n')[0]}`,
     );
 }
 
@@ -97,12 +97,17 @@ export async function waitAllocatable(
   want: number,
   timeoutMs = 60_000,
 ): Promise<void> {
-  let last = -1;
+  let last: number | string = 'no answer';
   await node
     .waitFor(
       `${resource} allocatable ${want}`,
       async () => {
-        last = await allocatable(node, resource);
+        try {
+          last = await allocatable(node, resource);
+        } catch (err) {
+          last = (err as Error).message;
+          return false;
+        }
         return last === want;
       },
       timeoutMs,
@@ -139,6 +144,7 @@ export interface PodOptions {
   readonly extraContainers?: object[];
   /** emptyDir volumes mounted in the main container: name → mount path. */
   readonly emptyDirs?: Record<string, string>;
+  readonly runtimeClassName?: string;
 }
 
 export function busyboxContainer(name: string, script: string, limits?: Record<string, string>): object {
@@ -161,6 +167,7 @@ export async function createPod(node: RealNode, o: PodOptions): Promise<PodObjec
       terminationGracePeriodSeconds: 1,
       restartPolicy: 'Never',
       ...(o.nodeName && { nodeName: o.nodeName }),
+      ...(o.runtimeClassName && { runtimeClassName: o.runtimeClassName }),
       containers: [
         {
           ...busyboxContainer(o.containerName ?? 'main', o.script, o.limits),

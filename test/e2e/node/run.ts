@@ -4,20 +4,25 @@
  * checks what it sees. Prints a table (scenario, result, seconds); exits 1 when a scenario failed, 2 when
  * another run holds the node. `E2E_NODE_ONLY=kvm,netdevice` runs only the scenarios whose names start so.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PluginProcess } from '../plugin-process';
-import { RealNode, RefusedError, binaries, ensurePackages } from './node';
-import { Row, printTable } from './pods';
+import { Binaries, RealNode, RefusedError, binaries, ensurePackages } from './node';
+import { Row, Scenario, printTable } from './pods';
 import { SCENARIOS } from './scenarios';
 
 const rows: Row[] = [];
 let node: RealNode | undefined;
 const plugins = new Set<PluginProcess>();
+/** The scenario running now: its clean-up runs on SIGTERM too. */
+let current: Scenario | undefined;
 
 async function shutdown(): Promise<void> {
   for (const p of plugins) await p.stop().catch(() => undefined);
   plugins.clear();
+  if (current && node) await current.cleanup?.({ node, plugins }).catch(() => undefined);
+  current = undefined;
   await node?.stop();
 }
 
@@ -29,6 +34,19 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const)
     console.log(`${signal}: stopping the node and removing its state`);
     void shutdown().finally(() => process.exit(signal === 'SIGTERM' ? 143 : 130));
   });
+
+/** What the node runs, as the binaries report it. */
+function versions(bin: Binaries): string {
+  const first = (file: string, args: string[]) =>
+    execFileSync(file, args, { encoding: 'utf8' }).split('\n')[0].trim();
+  const cgroup = fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'cgroup v2' : 'cgroup v1';
+  return [
+    first(bin.kubelet, ['--version']),
+    first(bin.containerd, ['--version']).split(' ').slice(0, 3).join(' '),
+    first(bin.runc, ['--version']),
+    cgroup,
+  ].join(', ');
+}
 
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
@@ -59,14 +77,15 @@ async function main(): Promise<number> {
     return 1;
   }
   rows.push({
-    scenario: 'node up (API server, scheduler, containerd, kubelet)',
+    scenario: 'node up',
     ok: true,
     seconds: (Date.now() - bootStarted) / 1000,
-    detail: '',
+    detail: `${versions(bin)}: node Ready, its not-ready taint removed`,
   });
   for (const s of selected) {
     if (stopping) break;
     const t = Date.now();
+    current = s;
     let ok = true;
     let detail = '';
     try {
@@ -88,6 +107,7 @@ async function main(): Promise<number> {
     } catch (err) {
       console.log(`clean-up of ${s.name}: ${(err as Error).message}`);
     }
+    current = undefined;
   }
   return rows.every((r) => r.ok) ? 0 : 1;
 }

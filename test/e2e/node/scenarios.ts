@@ -13,7 +13,8 @@ import { ZcryptEmulator } from '../../../plugins/cex/fixture/zcrypt-emulator';
 import { buildCxiFixture } from '../../../plugins/cxi/fixture';
 import { buildFixture, fixturesDir, makeNode } from '../../../plugins/device-nodes/fixture';
 import { REPO_ROOT } from '../plugin-process';
-import { NODE_NAME } from './node';
+import { chartScenario } from './chart';
+import { DEBIAN_RUNC, NODE_NAME } from './node';
 import {
   Context,
   Scenario,
@@ -41,7 +42,7 @@ async function deleteAll(ctx: Context, namespace: string, names: string[]): Prom
 }
 
 const kvm: Scenario = {
-  name: 'kvm: /dev/kvm rw in a scheduled pod; over-asking refused',
+  name: 'kvm',
   async run(ctx) {
     const { node } = ctx;
     const ns = 'e2e-kvm';
@@ -129,7 +130,7 @@ const CRAND = 'github.com.ihcsim/crand';
 const RO_PROBE = 'example.com/ro-probe';
 
 const devnode: Scenario = {
-  name: 'devnode: one crand node at its container path; r-only permission enforced',
+  name: 'devnode',
   async run(ctx) {
     const { node } = ctx;
     const ns = 'e2e-devnode';
@@ -194,7 +195,7 @@ const devnode: Scenario = {
 const TDX = 'tdx.intel.com/tdx-guest';
 
 const tdx: Scenario = {
-  name: 'tdx: guest node and CCNP socket dir, a host socket visible',
+  name: 'tdx',
   async run(ctx) {
     const { node } = ctx;
     const ns = 'e2e-tdx';
@@ -249,9 +250,7 @@ const CXI = 'beta.hpe.com/cxi';
 
 function cxiScenario(cdi: boolean): Scenario {
   return {
-    name: cdi
-      ? 'cxi (CDI): hpe.com/cxi spec applied by containerd'
-      : 'cxi (device specs): /dev/cxiN, xpmem, libraries ro, LD_LIBRARY_PATH',
+    name: cdi ? 'cxi (CDI)' : 'cxi (device specs)',
     async run(ctx) {
       const { node } = ctx;
       const ns = cdi ? 'e2e-cxi-cdi' : 'e2e-cxi';
@@ -322,7 +321,7 @@ const CEX_SET = 'ep11-prod';
 const CEX = `cex.s390.ibm.com/${CEX_SET}`;
 
 const cex: Scenario = {
-  name: 'cex: /dev/z90crypt + shadow AP sysfs; clean-up through the real PodResources',
+  name: 'cex (clean-up via PodResources)',
   async run(ctx) {
     const { node } = ctx;
     const ns = 'payments'; // the set's project: the plugin refuses other namespaces
@@ -418,13 +417,9 @@ function netdeviceScenario(mode: 'hooks' | 'netdevices'): Scenario {
   const link = `kdpe2e${tag}a`;
   const peer = `kdpe2e${tag}b`;
   const address = mode === 'hooks' ? '10.252.1.1/24' : '10.252.2.1/24';
-  const after =
-    mode === 'hooks'
-      ? 'after deletion back on the host with its address, offered again'
-      : 'after deletion destroyed with the pod netns (virtual), withdrawn';
   let madeHookState = false;
   return {
-    name: `netdevice --cdi-mode=${mode}: veth in the pod's netns with name and address; ${after}`,
+    name: mode === 'hooks' ? 'netdevice --cdi-mode=hooks' : 'netdevice --cdi-mode=netdevices (runc 1.5)',
     async run(ctx) {
       const { node } = ctx;
       const ns = `e2e-netdevice-${mode}`;
@@ -477,11 +472,18 @@ function netdeviceScenario(mode: 'hooks' | 'netdevices'): Scenario {
         const back = ipCmd('-o', 'addr', 'show', 'dev', link);
         check(back.includes(address), `${link} came back without ${address}: ${back}`);
         await waitAllocatable(node, NETDEVICE, 1, 30_000);
-        return `in the pod's netns as ${link} ${address} mtu 1400; back on the host with ${address}, offered again`;
+        return (
+          `veth (virtual) in the pod's netns as ${link} ${address} mtu 1400; pod deleted: back on the host with ` +
+          `${address}, offered again (physical: the same, the hook restores its configuration; not run, none here)`
+        );
       }
       await node.waitFor(`${link} gone`, async () => !linkOnHost(link) && !linkOnHost(peer), 30_000);
       await waitAllocatable(node, NETDEVICE, 0, 30_000);
-      return `in the pod's netns as ${link} ${address} mtu 1400 (runc 1.5 netDevices); pod deleted: the veth pair is destroyed with the netns, withdrawn (allocatable 0)`;
+      return (
+        `veth (virtual) in the pod's netns as ${link} ${address} mtu 1400 (runc 1.5 netDevices); pod deleted: ` +
+        'destroyed with the netns, peer too, withdrawn (allocatable 0) (physical: returned to the host down, ' +
+        'without addresses; not run, none here)'
+      );
     },
     async cleanup(ctx) {
       await deleteAll(ctx, `e2e-netdevice-${mode}`, ['net']);
@@ -490,6 +492,91 @@ function netdeviceScenario(mode: 'hooks' | 'netdevices'): Scenario {
     },
   };
 }
+
+/**
+ * Issue 17's silent failure, on the real node: --cdi-mode=netdevices with a runtime that ignores OCI
+ * linux.netDevices (Debian's runc 1.1.5, RuntimeClass debian-runc). The pod runs without the interface, which
+ * stays on the host; after the grace period the plugin says so (error log naming the pod, /readyz, the
+ * not-moved counter) and keeps it Unhealthy, so the kubelet has nothing left to give a second pod.
+ */
+const netdeviceOldRunc: Scenario = {
+  name: 'netdevice --cdi-mode=netdevices (Debian runc 1.1.5)',
+  async run(ctx) {
+    const { node } = ctx;
+    const ns = 'e2e-netdevice-oldrunc';
+    await ensureNamespace(node, ns);
+    const version = execFileSync(DEBIAN_RUNC, ['--version'], { encoding: 'utf8' }).split('\n')[0];
+    await node.cluster!.create(
+      '/apis/node.k8s.io/v1/runtimeclasses',
+      {
+        apiVersion: 'node.k8s.io/v1',
+        kind: 'RuntimeClass',
+        metadata: { name: 'debian-runc' },
+        handler: 'runc-debian',
+      },
+      true,
+    );
+    const link = 'kdpe2eoa';
+    spawnSync('ip', ['link', 'del', link], { stdio: 'ignore' });
+    ipCmd('link', 'add', link, 'type', 'veth', 'peer', 'name', 'kdpe2eob');
+    ipCmd('addr', 'add', '10.252.3.1/24', 'dev', link);
+    ipCmd('link', 'set', link, 'up');
+    await resourceGone(ctx, NETDEVICE);
+    const http = '127.0.0.1:18095';
+    startPlugin(
+      ctx,
+      'netdevice',
+      [
+        `--interfaces=^${link}$`,
+        '--cdi-mode=netdevices',
+        '--rescan-interval=1s',
+        '--move-grace-period=5s',
+        `--http-addr=${http}`,
+      ],
+      {},
+      'netdevice-oldrunc',
+    );
+    await waitAllocatable(node, NETDEVICE, 1);
+    await createPod(node, {
+      namespace: ns,
+      name: 'net',
+      runtimeClassName: 'debian-runc',
+      limits: { [NETDEVICE]: '1' },
+      script: `echo LINKS=$(ls /sys/class/net | tr "\\n" " "); echo KDP-DONE; exec sleep 3600`,
+    });
+    const { log } = await runningWithLog(node, ns, 'net');
+    check(!log.includes(link), `${DEBIAN_RUNC} moved ${link} in after all (${version}):\n${log}`);
+    check(linkOnHost(link), `${link} is not on the host`);
+    const pluginLog = path.join(node.logDir, 'plugin-netdevice-oldrunc.log');
+    const said = () =>
+      fs
+        .readFileSync(pluginLog, 'utf8')
+        .split('\n')
+        .find((l) => l.includes('interface allocated to a pod is still on the host') && l.includes('net'));
+    await node.waitFor('the plugin reporting the interface not moved', async () => !!said(), 30_000);
+    const ready = await fetch(`http://${http}/readyz`);
+    const readyBody = await ready.text();
+    check(
+      readyBody.includes(link),
+      `/readyz (HTTP ${ready.status}) does not name ${link}: ${readyBody.slice(0, 300)}`,
+    );
+    const metrics = await (await fetch(`http://${http}/metrics`)).text();
+    const sample = (name: string) => metrics.split('\n').find((l) => l.startsWith(`${name}{`));
+    const counter = sample('kdp_netdevice_move_failures_total');
+    const gauge = sample('kdp_netdevice_interfaces_not_moved');
+    check(!!counter && / 1$/.test(counter), `kdp_netdevice_move_failures_total is not 1: ${counter}`);
+    check(!!gauge && / 1$/.test(gauge), `kdp_netdevice_interfaces_not_moved is not 1: ${gauge}`);
+    await waitAllocatable(node, NETDEVICE, 0, 30_000);
+    return (
+      `${version}: pod Running without ${link}, which stayed on the host; plugin: error naming the pod, ` +
+      `/readyz HTTP ${ready.status} naming ${link}, move_failures_total 1, not_moved 1, kept Unhealthy (allocatable 0)`
+    );
+  },
+  async cleanup(ctx) {
+    await deleteAll(ctx, 'e2e-netdevice-oldrunc', ['net']);
+    spawnSync('ip', ['link', 'del', 'kdpe2eoa'], { stdio: 'ignore' });
+  },
+};
 
 // ------------------------------------------------------------------------------------------------ (d)
 
@@ -506,7 +593,7 @@ const KVM_LOOP =
   'else echo "KVM-FAIL $(date +%s)"; fi; sleep 1; done';
 
 const kubeletRestart: Scenario = {
-  name: 'kubelet restart while pods run: one Register per resource, devices kept, a new pod served',
+  name: 'kubelet restart',
   async run(ctx) {
     const { node } = ctx;
     const ns = 'e2e-restart';
@@ -601,5 +688,7 @@ export const SCENARIOS: Scenario[] = [
   cex,
   netdeviceScenario('hooks'),
   netdeviceScenario('netdevices'),
+  netdeviceOldRunc,
   kubeletRestart,
+  chartScenario,
 ];
