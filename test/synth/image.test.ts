@@ -93,6 +93,7 @@ function finalStage(): string[] {
 describe('the image', () => {
   // The entry points the DaemonSets run: the CLI (which loads plugins/<name>/command by name) and the generator.
   const entries = [
+    'plugins/cli/entry.ts',
     'plugins/cli/main.ts',
     ...PLUGIN_NAMES.map((name) => `plugins/${name}/command.ts`),
     'plugins/cxi/generator-main.ts',
@@ -127,8 +128,9 @@ describe('the image', () => {
         if (imagePath !== dest && !imagePath.startsWith(`${dest}/`)) continue;
         const rest = imagePath.slice(dest.length);
         if (copy.fromBuild) {
-          // /src/dist/<x>.js is compiled from <x>.ts.
+          // /src/dist/<x>.js is compiled from <x>.ts; the bundle (scripts/bundle.js) is built from the CLI's entry.
           if (copy.sources[0] !== '/src/dist') continue;
+          if (rest === '/bundle/kube-device-plugins.js') return 'plugins/cli/entry.ts';
           return `${rest.replace(/^\//, '').replace(/\.js$/, '')}.ts`;
         }
         return path.posix.join(copy.sources[0], rest);
@@ -187,6 +189,7 @@ describe('the image', () => {
       'package-lock.json',
       'tsconfig.json',
       'scripts/copy-protos.js',
+      'scripts/bundle.js',
       'proto',
       'bin',
       'plugins/netdevice/hooks/netdevice-hook.sh',
