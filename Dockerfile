@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # The one image every kube-device-plugins DaemonSet runs:
-#   node /app/bin/kube-device-plugins.js <plugin> [flags]   the plugins (tdx, kvm, devnode, cxi, netdevice, cex)
+#   node /app/bin/kube-device-plugins.js <plugin> [flags]   the plugins (tdx, kvm, devnode, cxi, netdevice, cex),
+#                                                           one bundled file: dist/bundle/kube-device-plugins.js
 #   node /app/bin/cxi-cdi-generator.js                      CXI's CDI spec generator (init container)
 #   /app/plugins/netdevice/hooks/netdevice-hook.sh          netdevice's OCI hook (copied onto the host)
 #
@@ -35,24 +36,24 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
-# Only what the DaemonSets and the chart's `helm test` pod run: the plugins, the CXI generator (both in
+# Only what the DaemonSets and the chart's `helm test` pod run: the plugins' bundle, the CXI generator (in
 # dist/plugins) and chart-test, with their bins. Not the simulator, demo, bench, fault tier or synth, nor
 # proto/ (the wire tables are compiled in). `node scripts/image-app.js` measures the result (README).
+COPY --from=build /src/dist/bundle ./dist/bundle
 COPY --from=build /src/dist/plugins ./dist/plugins
 COPY --from=build /src/dist/chart-test ./dist/chart-test
 COPY bin ./bin
 COPY --chmod=0755 plugins/netdevice/hooks/netdevice-hook.sh ./plugins/netdevice/hooks/netdevice-hook.sh
 
-# Node's compile cache: V8 code for every module the plugins load, compiled here so that a plugin starts
-# without compiling its JavaScript (~20 ms of CPU less to registration, BENCHMARKS.md). The cache is keyed
-# by the Node version and the V8 flags, so it is filled with the runtime flags; at run time it is only read
-# (the root filesystem is read-only).
+# Node's compile cache: V8 code for the bundle the bin runs (dist/bundle/kube-device-plugins.js, scripts/bundle.js)
+# and for the generator, compiled here so that a plugin starts without compiling its JavaScript (BENCHMARKS.md,
+# "vs-go"). The cache is keyed by the Node version and the V8 flags, so it is filled with the runtime flags; at
+# run time it is only read (the root filesystem is read-only).
 ENV NODE_COMPILE_CACHE=/app/.compile-cache
 RUN for plugin in tdx kvm devnode cxi netdevice cex; do \
       node --max-semi-space-size=1 --lite-mode /app/bin/kube-device-plugins.js "$plugin" --help >/dev/null || exit 1; \
     done \
  && node --max-semi-space-size=1 --lite-mode /app/bin/cxi-cdi-generator.js --help >/dev/null \
- && node --max-semi-space-size=1 --lite-mode -e "require('prom-client')" \
  && test -n "$(ls -A /app/.compile-cache)"
 
 # The DaemonSets set command and args; this default shows the usage.

@@ -138,12 +138,14 @@ export const COMPILE_CACHE = path.join(os.homedir(), '.cache', 'kube-device-plug
 /** Our kvm plugin as the image and chart run it (compile cache, HTTP listener, CDI on), on `root`'s tree. */
 export const KVM_RESOURCE = 'github.com.ihcsim/kvm';
 export const KVM_ENTRY = path.join(__dirname, '..', '..', 'bin', 'kube-device-plugins.js');
+/** The same CLI from tsc's output, module by module, as the bin ran it before the bundle (scripts/bundle.js). */
+export const UNBUNDLED_ENTRY = path.join(__dirname, '..', 'plugins', 'cli', 'entry.js');
 
 export async function startKvmProcess(
   kubelet: KubeletSimulator,
   devicePluginDir: string,
   root: string,
-  options: { node?: string; nodeFlags?: string[]; httpPort?: number } = {},
+  options: { node?: string; nodeFlags?: string[]; httpPort?: number; entry?: string } = {},
 ): Promise<PluginProcess> {
   return startPluginProcess(
     kubelet,
@@ -151,7 +153,7 @@ export async function startKvmProcess(
     options.node ?? process.execPath,
     [
       ...(options.nodeFlags ?? NODE_RUNTIME_FLAGS),
-      KVM_ENTRY,
+      options.entry ?? KVM_ENTRY,
       'kvm',
       `--device-plugin-dir=${devicePluginDir}`,
       `--devfs-root=${path.join(root, 'dev')}`,

@@ -45,7 +45,13 @@ async function main(): Promise<void> {
       console.log(`  ${r.metric}: ${r.value}${r.target ? ` (target ${r.target})` : ''}`);
     }
     const notes = (scenario.notes ?? []).map((n) => `- ${n}`).join('\n');
-    sections.push(`## ${scenario.name}\n\n${table.join('\n')}\n${notes ? `\n${notes}\n` : ''}`);
+    // A section replaced on its own (BENCH_UPDATE=1) says when, where and how it was run: the file's header
+    // speaks of the last full run.
+    const run =
+      process.env.BENCH_UPDATE === '1'
+        ? `Run on its own: ${new Date().toISOString().slice(0, 10)}, ${machine()}, \`BENCH_ONLY=${process.env.BENCH_ONLY} BENCH_UPDATE=1 npm run bench\`.\n\n`
+        : '';
+    sections.push(`## ${scenario.name}\n\n${run}${table.join('\n')}\n${notes ? `\n${notes}\n` : ''}`);
   }
   // Figures that need more than one Node binary come from their own script (bench/node-lts.ts) and are kept
   // in bench/results/, copied in as they are.

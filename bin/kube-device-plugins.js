@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-// Entry point of the `kube-device-plugins` bin: run `npm run build` first (it compiles into dist/).
-// Signal handlers first, before the heavy modules load: a SIGTERM during start-up must exit 0.
-require('../dist/plugins/cli/early-signals.js');
-require('../dist/plugins/cli/main.js').main(process.argv.slice(2));
+// Entry point of the `kube-device-plugins` bin: run `npm run build` first. It runs the bundle (one file:
+// scripts/bundle.js builds it from plugins/cli/entry.ts), which installs the early signal handlers first.
+require('../dist/bundle/kube-device-plugins.js');

@@ -2,7 +2,7 @@
 // The image's /app without a container builder: assembles it as the Dockerfile's last stage does and
 // prints its file count and size (README, "The image").
 //
-//   node scripts/image-app.js [--keep DIR]
+//   node scripts/image-app.js [--keep DIR]     (DIR inside this checkout: the bundler resolves packages from it)
 //
 // The build stage (`COPY . .`, `npm run build`) is compiled afresh from this checkout into a temporary
 // /src/dist; the last stage's `COPY` lines are then carried out into a temporary /app, its
@@ -12,13 +12,16 @@
 'use strict';
 const { execFileSync } = require('child_process');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
 const keepAt = process.argv.indexOf('--keep');
+// Under node_modules/ (ignored by git), so that the bundler resolves the packages from this checkout.
 const work =
-  keepAt > 0 ? path.resolve(process.argv[keepAt + 1]) : fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-app-'));
+  keepAt > 0
+    ? path.resolve(process.argv[keepAt + 1])
+    : path.join(root, 'node_modules', '.cache', 'kdp-image-app');
+for (const dir of ['src', 'app']) fs.rmSync(path.join(work, dir), { recursive: true, force: true });
 const src = path.join(work, 'src');
 const app = path.join(work, 'app');
 fs.rmSync(app, { recursive: true, force: true });
@@ -44,7 +47,7 @@ function run(command, args, options = {}) {
   }
 }
 
-// Build stage: `npm run build` of this checkout, into /src/dist.
+// Build stage: `npm run build` of this checkout (tsc, the bundle, the protos), into /src/dist.
 run(process.execPath, [
   require.resolve('typescript/bin/tsc'),
   '-p',
@@ -52,6 +55,7 @@ run(process.execPath, [
   '--outDir',
   path.join(src, 'dist'),
 ]);
+run(process.execPath, [path.join(root, 'scripts', 'bundle.js'), path.join(src, 'dist')]);
 fs.mkdirSync(path.join(src, 'dist', 'proto'), { recursive: true });
 for (const file of fs.readdirSync(path.join(root, 'proto')))
   if (file.endsWith('.proto'))
@@ -119,4 +123,5 @@ process.stdout.write(
     dist: measure(path.join(app, 'dist')).files,
   }) + '\n',
 );
-if (keepAt < 0) fs.rmSync(work, { recursive: true, force: true });
+if (keepAt < 0)
+  for (const dir of ['src', 'app']) fs.rmSync(path.join(work, dir), { recursive: true, force: true });

@@ -72,22 +72,27 @@ function mapEntryOf(field: Field): MessageType {
 
 class Writer {
   private chunks: Buffer[] = [];
-  private scratch = Buffer.allocUnsafe(10);
+  /** Varint bytes (tags, lengths, numbers) not yet in `chunks`: one Buffer per run of them, not per varint. */
+  private pending: number[] = [];
 
   varint(value: number | bigint): void {
-    let v = BigInt.asUintN(64, BigInt(value));
-    let n = 0;
-    if (v < 0x80n) {
-      this.scratch[0] = Number(v);
-      n = 1;
-    } else {
-      while (v >= 0x80n) {
-        this.scratch[n++] = Number(v & 0x7fn) | 0x80;
-        v >>= 7n;
+    // Tags, lengths and most numbers: small non-negative integers, encoded without BigInt (this is on every
+    // Allocate's path, and V8 runs interpreted here: see NODE_RUNTIME_FLAGS).
+    if (typeof value === 'number' && value >= 0 && value <= 0x7fffffff) {
+      let v = value;
+      while (v >= 0x80) {
+        this.pending.push((v & 0x7f) | 0x80);
+        v >>>= 7;
       }
-      this.scratch[n++] = Number(v);
+      this.pending.push(v);
+      return;
     }
-    this.chunks.push(Buffer.from(this.scratch.subarray(0, n)));
+    let v = BigInt.asUintN(64, BigInt(value));
+    while (v >= 0x80n) {
+      this.pending.push(Number(v & 0x7fn) | 0x80);
+      v >>= 7n;
+    }
+    this.pending.push(Number(v));
   }
 
   tag(no: number, wireType: number): void {
@@ -96,11 +101,19 @@ class Writer {
 
   bytes(data: Buffer): void {
     this.varint(data.length);
+    this.flush();
     this.chunks.push(data);
   }
 
   finish(): Buffer {
-    return Buffer.concat(this.chunks);
+    this.flush();
+    return this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    this.chunks.push(Buffer.from(this.pending));
+    this.pending = [];
   }
 }
 

@@ -5,7 +5,7 @@
  * Each launch is signalled at a random point within the first 400 ms after node has booted, which
  * covers module loading (the window of the bug) and start-up: before its boot (~40 ms idle, far more on
  * a loaded machine) node resets every signal to its default action, and nothing in JavaScript can catch
- * a signal then. A preload marks the moment the bin's handler module has loaded (fd 3). No timing is
+ * a signal then. A preload marks the moment the bin's first SIGTERM handler is installed (fd 3). No timing is
  * asserted: only exit codes and left-overs.
  */
 import { spawn } from 'child_process';
@@ -18,14 +18,16 @@ const LAUNCHES = 30;
 const BATCH = 5;
 const WINDOW_MS = 400;
 
-/** Writes one byte to fd 3 as soon as the bin's early-signals module has loaded. */
+/**
+ * Writes one byte to fd 3 as soon as the first SIGTERM handler is installed: the bin's early-signals code, the
+ * first thing the bundle (dist/bundle/kube-device-plugins.js) runs.
+ */
 const MARKER = `
-const Module = require('module');
-const load = Module._load;
-Module._load = function (request, ...rest) {
-  const loaded = load.call(this, request, ...rest);
-  if (request.includes('early-signals')) { Module._load = load; require('fs').writeSync(3, 'x'); }
-  return loaded;
+const on = process.on;
+process.on = function (event, ...rest) {
+  const result = on.call(this, event, ...rest);
+  if (event === 'SIGTERM') { process.on = on; require('fs').writeSync(3, 'x'); }
+  return result;
 };
 `;
 

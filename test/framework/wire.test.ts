@@ -63,6 +63,24 @@ const samples: [MessageType, Record<string, unknown>][] = [
     },
   ],
   [
+    // Varint edges: the encoder's number fast path ends at 2^31 - 1; negative and larger values take BigInt.
+    api.PreferredAllocationRequest,
+    {
+      container_requests: [
+        { available_deviceIDs: ['a'], must_include_deviceIDs: [], allocation_size: -1 },
+        { available_deviceIDs: ['b'], must_include_deviceIDs: [], allocation_size: 2 ** 31 - 1 },
+        { available_deviceIDs: ['c'], must_include_deviceIDs: [], allocation_size: 127 },
+        { available_deviceIDs: ['d'], must_include_deviceIDs: [], allocation_size: 128 },
+      ],
+    },
+  ],
+  [
+    api.ListAndWatchResponse,
+    {
+      devices: [{ ID: 'a', health: 'Healthy', topology: { nodes: [{ ID: 2 ** 31 }, { ID: 2 ** 53 - 1 }] } }],
+    },
+  ],
+  [
     api.PrListPodResourcesResponse,
     {
       pod_resources: [

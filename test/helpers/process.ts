@@ -7,7 +7,8 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(REPO_ROOT, 'bin', 'kube-device-plugins.js');
 
 export function requireBuild(): void {
-  if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'plugins', 'cli', 'main.js'))) {
+  const built = ['plugins/cli/main.js', 'bundle/kube-device-plugins.js'];
+  if (!built.every((file) => fs.existsSync(path.join(REPO_ROOT, 'dist', file)))) {
     throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
   }
 }

@@ -98,6 +98,7 @@ function finalStage(): string[] {
 describe('the image', () => {
   // The entry points the DaemonSets run: the CLI (which loads plugins/<name>/command by name) and the generator.
   const entries = [
+    'plugins/cli/entry.ts',
     'plugins/cli/main.ts',
     ...PLUGIN_NAMES.map((name) => `plugins/${name}/command.ts`),
     'plugins/cxi/generator-main.ts',
@@ -132,9 +133,10 @@ describe('the image', () => {
         if (imagePath !== dest && !imagePath.startsWith(`${dest}/`)) continue;
         const rest = imagePath.slice(dest.length);
         if (copy.fromBuild) {
-          // /src/dist/<x>.js is compiled from <x>.ts.
+          // /src/dist/<x>.js is compiled from <x>.ts; the bundle (scripts/bundle.js) is built from the CLI's entry.
           if (!/^\/src\/dist(\/|$)/.test(copy.sources[0])) continue;
           const compiled = path.posix.join(copy.sources[0].slice('/src/dist'.length), rest);
+          if (compiled === '/bundle/kube-device-plugins.js') return 'plugins/cli/entry.ts';
           return `${compiled.replace(/^\//, '').replace(/\.js$/, '')}.ts`;
         }
         return path.posix.join(copy.sources[0], rest);
@@ -176,6 +178,7 @@ describe('the image', () => {
       .filter((file) => !origin(`/app/dist/${file.replace(/\.ts$/, '.js')}`));
     expect(notCopied).toEqual([]);
     expect(copies.filter((c) => c.fromBuild).flatMap((c) => c.sources)).toEqual([
+      '/src/dist/bundle',
       '/src/dist/plugins',
       '/src/dist/chart-test',
     ]);
@@ -204,6 +207,7 @@ describe('the image', () => {
       'package-lock.json',
       'tsconfig.json',
       'scripts/copy-protos.js',
+      'scripts/bundle.js',
       'proto',
       'bin',
       'plugins/netdevice/hooks/netdevice-hook.sh',
