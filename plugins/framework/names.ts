@@ -64,12 +64,16 @@ export function socketNameFor(resourceName: string): string {
   return `kdp-${readable.slice(0, MAX_SOCKET_NAME_LENGTH - 22)}-${hash}.sock`;
 }
 
-export function assertSocketPath(path: string): void {
+/**
+ * Refuse a socket path bind() would silently truncate. `dirFlag` names the flag that sets its directory:
+ * `--device-plugin-dir` for device-plugin sockets, `--kubelet-root-dir` for the DRA sockets.
+ */
+export function assertSocketPath(path: string, dirFlag = '--device-plugin-dir'): void {
   const bytes = Buffer.byteLength(path);
   if (bytes > MAX_UNIX_SOCKET_PATH_BYTES) {
     throw new Error(
       `unix socket path is ${bytes} bytes, over the kernel limit of ${MAX_UNIX_SOCKET_PATH_BYTES}: ${path} ` +
-        `(use a shorter --device-plugin-dir)`,
+        `(use a shorter ${dirFlag})`,
     );
   }
 }

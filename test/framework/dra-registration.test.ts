@@ -154,3 +154,16 @@ test('a bad driver name fails at construction, with the reason', () => {
     () => new DraKubeletPlugin({ driverName: 'Bad_Name', handler: echoHandler, log: silentLogger }),
   ).toThrow(/driver name "Bad_Name" is not a DNS subdomain/);
 });
+
+test('a kubelet root dir too long for a unix socket fails at construction, naming the flag that sets it', () => {
+  const deep = path.join(root, 'x'.repeat(120));
+  expect(
+    () =>
+      new DraKubeletPlugin({
+        driverName: DRIVER,
+        kubeletRootDir: deep,
+        handler: echoHandler,
+        log: silentLogger,
+      }),
+  ).toThrow(/over the kernel limit of \d+: .*\(use a shorter --kubelet-root-dir\)/);
+});

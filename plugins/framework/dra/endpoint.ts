@@ -26,7 +26,7 @@ export class UnixEndpoint {
     private readonly services: () => ServiceSet,
     private readonly log: Logger,
   ) {
-    assertSocketPath(socketPath);
+    assertSocketPath(socketPath, '--kubelet-root-dir');
   }
 
   serving(): boolean {
