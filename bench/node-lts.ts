@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { makeNode } from '../simulator/devices/device-nodes';
-import { NODE_RUNTIME_FLAGS } from '../plugins/cli/node-flags';
+import { NODE_RUNTIME_FLAGS } from '../plugins/catalogue/node-flags';
 import { KubeletSimulator } from '../simulator/kubelet';
 import { startKvmProcess } from './plugin-process';
 import { mb, ms, percentile } from './scenario';

@@ -8,7 +8,7 @@ import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { NODE_RUNTIME_FLAGS } from '../plugins/cli/node-flags';
+import { NODE_RUNTIME_FLAGS } from '../plugins/catalogue/node-flags';
 import type { KubeletSimulator } from '../simulator/kubelet';
 
 export function now(): number {

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { NODE_RUNTIME_FLAGS } from '../plugins/cli/node-flags';
+import { NODE_RUNTIME_FLAGS } from '../plugins/catalogue/node-flags';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(REPO_ROOT, 'bin', 'kube-device-plugins.js');

@@ -16,8 +16,6 @@ import {
   type ResourcePlugin,
 } from '../framework';
 
-export { DRA_DRIVER_DOMAIN, DEFAULT_KUBELET_ROOT_DIR, draFlags } from '../framework';
-
 export interface DraSettings {
   driverName: string;
   nodeName: string;

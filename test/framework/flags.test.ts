@@ -1,4 +1,4 @@
-import { parseDuration, parseFlags, UsageError, type FlagSpec } from '../../plugins/cli/flags';
+import { parseDuration, parseFlags, UsageError, type FlagSpec } from '../../plugins/framework/flags';
 
 const specs: FlagSpec[] = [
   { name: 'shared-count', env: 'SHARED_COUNT', type: 'int', default: 110, min: 1, help: '' },

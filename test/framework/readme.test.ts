@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { renderReadme } from '../../plugins/cli/docs';
 import { COMMON_FLAGS } from '../../plugins/cli/command';
-import { NODE_RUNTIME_FLAGS } from '../../plugins/cli/node-flags';
+import { NODE_RUNTIME_FLAGS } from '../../plugins/catalogue/node-flags';
 
 const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
 

@@ -22,7 +22,7 @@ import {
 } from '../../synth/dra';
 import { COMMON_FLAGS } from '../../plugins/cli/command';
 import { draSettings } from '../../plugins/cli/dra';
-import { parseFlags } from '../../plugins/cli/flags';
+import { parseFlags } from '../../plugins/framework/flags';
 import { loadCommand } from '../../plugins/cli/main';
 import { PodSpec } from '../../synth/k8s-types';
 import { KvmPlugin } from '../../synth/plugins/kvm';

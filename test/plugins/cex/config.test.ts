@@ -2,7 +2,7 @@
 import { parseCryptoConfig, resolveSet, type CryptoConfig } from '../../../plugins/cex/config';
 import { clampedInt, INT_ENV, readSettings } from '../../../plugins/cex/settings';
 import { machineIdFromSysinfo } from '../../../plugins/cex/sysinfo';
-import { UsageError } from '../../../plugins/cli/flags';
+import { UsageError } from '../../../plugins/framework/flags';
 import { createLogger } from '../../../plugins/framework';
 import type { CommonOptions } from '../../../plugins/cli/command';
 import { CONFIG } from './harness';

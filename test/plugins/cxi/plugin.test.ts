@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { startPlugin, type RunningPlugin } from '../../../plugins/cli/command';
-import { UsageError } from '../../../plugins/cli/flags';
+import { UsageError } from '../../../plugins/framework/flags';
 import {
   AllocationError,
   createLogger,

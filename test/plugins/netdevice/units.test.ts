@@ -1,7 +1,7 @@
 /** The pure parts, no root needed: selection rules, event filter, spec building, flag checks. */
 import { cdiSpecErrors } from '../../../plugins/framework';
 import { helpText, startPlugin } from '../../../plugins/cli/command';
-import { UsageError } from '../../../plugins/cli/flags';
+import { UsageError } from '../../../plugins/framework/flags';
 import { selectInterfaces } from '../../../plugins/netdevice/candidates';
 import { command } from '../../../plugins/netdevice/command';
 import { toHostLink, type HostLink } from '../../../plugins/netdevice/ip';
