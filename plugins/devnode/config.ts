@@ -12,7 +12,7 @@
  */
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { MAX_RESOURCES_PER_PROCESS, readConfigFile, resourceNameErrors } from '../framework';
+import { ConfigError, MAX_RESOURCES_PER_PROCESS, readConfigFile, resourceNameErrors } from '../framework';
 import { compileGlob, MAX_SHARED_COUNT } from '../device-nodes';
 
 export interface DevnodeResourceSpec {
@@ -28,7 +28,8 @@ export interface DevnodeConfig {
   resources: DevnodeResourceSpec[];
 }
 
-export class ConfigError extends Error {}
+// The framework's configuration error, re-exported for the devnode modules that import it from here.
+export { ConfigError };
 
 export const DEFAULT_CONTAINER_PATH = '/dev/{path}';
 export const DEFAULT_PERMISSIONS = 'rw';

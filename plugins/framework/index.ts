@@ -42,5 +42,6 @@ export {
   type DeviceNodeProbeOptions,
 } from './device-node';
 export * from './flags';
+export * from './errors';
 export * from './command';
 export * from './dra-flags';
