@@ -2,6 +2,7 @@
 import { OPTIONAL_APIS, OptionalApi, OptionalApiName } from '../cluster-apis';
 import { APP_NAME, packageVersion } from '../common';
 import { RELEASE_HELPERS } from '../release';
+import { DRA_FAMILIES } from '../dra';
 import { PLUGINS, defaultValues } from '../values';
 import { JsonSchema, VALUES_SCHEMA, hasFixedKeys } from '../values-schema';
 import { allDerivations } from './symbolic';
@@ -134,6 +135,7 @@ export function notesTxt(): string {
     '{{- end }}',
     '{{- end }}',
     ...skipped,
+    ...draModeNote(),
     ...netdeviceModeNote(),
     '',
     ...wrap(
@@ -146,6 +148,21 @@ export function notesTxt(): string {
     '{{- end }}',
     '',
   ].join('\n');
+}
+
+/** Which families run as DRA drivers, and how pods get their devices. */
+function draModeNote(): string[] {
+  return [
+    `{{- range $family := list ${DRA_FAMILIES.map((f) => JSON.stringify(f)).join(' ')} }}`,
+    '{{- $values := index $.Values $family }}',
+    '{{- if and $values.enabled (eq $values.mode "dra") }}',
+    '',
+    `{{ $family }} runs as the DRA driver {{ $family }}.${APP_NAME}.io: pods claim its devices with a ResourceClaim or`,
+    `ResourceClaimTemplate of DeviceClass {{ $family }}.${APP_NAME}.io (examples: docs/DRA.md); helm uninstall removes`,
+    'its ResourceSlices.',
+    '{{- end }}',
+    '{{- end }}',
+  ];
 }
 
 /** How the netdevice interfaces reach pods, and how to switch: the one choice an admin must check per node. */

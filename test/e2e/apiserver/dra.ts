@@ -16,7 +16,7 @@ import { TestSettings, runChecks } from '../../../chart-test/checks';
 import { ApiConfig, apiRequest } from '../../../chart-test/kube-api';
 import { buildFixture } from '../../../plugins/device-nodes/fixture';
 import { NODE_NAME_EXTRA, draDriverName } from '../../../synth/dra';
-import { Helm, helmEnvironment, runHelm } from '../../synth/helpers/helm';
+import { Helm, helmEnvironment, helms, runHelm } from '../../synth/helpers/helm';
 import { Cluster } from './cluster';
 
 type Scenario = (name: string, body: () => Promise<string | void>) => Promise<boolean>;
@@ -212,7 +212,12 @@ export async function draScenarios(
         await cluster.create('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name } }, true);
     }
     const sets = FAMILIES.flatMap((family) => ['--set', `${family}.mode=dra`]);
-    helm(h, cluster, ['install', RELEASE, chart, '-n', NAMESPACE, ...sets]);
+    const notes = helm(h, cluster, ['install', RELEASE, chart, '-n', NAMESPACE, ...sets]);
+    for (const family of FAMILIES)
+      check(
+        notes.includes(`${family} runs as the DRA driver ${draDriverName(family)}`),
+        `NOTES do not name the ${family} driver:\n${notes}`,
+      );
     installed = manifests(helm(h, cluster, ['get', 'manifest', RELEASE, '-n', NAMESPACE]));
     const missing: string[] = [];
     for (const o of installed)
@@ -612,4 +617,68 @@ export async function draScenarios(
       return `${handled.size} hook Jobs, ${deletedSlices} slices deleted by the real --dra-uninstall as the Jobs' accounts, ${installed.length} objects gone`;
     },
   );
+}
+
+/**
+ * A kube-apiserver 1.34 with DRA turned off (on 1.37 the API cannot be turned off: the server never gets
+ * ready without it): `helm install` with a family in DRA mode fails
+ * naming the family (Helm 3 and 4 alike: both ask the server, not their built-in lists), and a devicePlugin-mode
+ * install still works there.
+ */
+const LABEL_OFF = 'v1.34.4 DRA off';
+
+export async function draWithoutApiScenarios(
+  binaries: Record<string, string>,
+  chart: string,
+  scenario: Scenario,
+): Promise<void> {
+  let cluster: Cluster | undefined;
+  const started = await scenario(`${LABEL_OFF}: start etcd + kube-apiserver`, async () => {
+    cluster = await Cluster.start(
+      {
+        version: 'v1.34',
+        featureGates: 'DynamicResourceAllocation=false',
+        runtimeConfig: 'resource.k8s.io/v1=false',
+      },
+      binaries,
+    );
+    const served = await cluster.request('GET', '/apis/resource.k8s.io/v1');
+    check(served.status === 404, `resource.k8s.io/v1 still served: HTTP ${served.status}`);
+    return 'resource.k8s.io/v1 not served';
+  });
+  if (!started || !cluster) return;
+  try {
+    await cluster.create('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } },
+    });
+    for (const h of helms()) {
+      await scenario(`${LABEL_OFF} helm ${h.major}: DRA mode refused, naming the family`, async () => {
+        const refused = runHelm(h, [
+          'install',
+          RELEASE,
+          chart,
+          '-n',
+          NAMESPACE,
+          '--set',
+          'tdx.mode=dra',
+          '--kubeconfig',
+          cluster!.kubeconfig,
+        ]);
+        check(refused.status !== 0, 'install succeeded');
+        check(
+          refused.stderr.includes('tdx.mode=dra needs a cluster serving resource.k8s.io/v1'),
+          refused.stderr.trim(),
+        );
+        helm(h, cluster!, ['install', RELEASE, chart, '-n', NAMESPACE]);
+        const objects = manifests(helm(h, cluster!, ['get', 'manifest', RELEASE, '-n', NAMESPACE]));
+        check(!objects.some((o) => o.kind === 'DeviceClass'), 'a DeviceClass in devicePlugin mode');
+        helm(h, cluster!, ['uninstall', RELEASE, '-n', NAMESPACE, '--wait']);
+        return `refused: ${refused.stderr.trim().slice(refused.stderr.indexOf('tdx.mode')).slice(0, 90)}; devicePlugin mode installs (${objects.length} objects)`;
+      });
+    }
+  } finally {
+    await cluster.stop();
+  }
 }

@@ -14,7 +14,7 @@ import { writeChart } from '../../../synth/render';
 import { EXAMPLE_CXI_NICS } from '../../../synth/multus';
 import { Helm, helms, runHelm } from '../../synth/helpers/helm';
 import { Cluster, buildBinary } from './cluster';
-import { draScenarios } from './dra';
+import { draScenarios, draWithoutApiScenarios } from './dra';
 import { report, rows, scenario } from '../scenario-table';
 
 const UPSTREAM = path.resolve(__dirname, '..', '..', '..', '..', '..', 'shared', 'upstream');
@@ -776,6 +776,7 @@ async function main(): Promise<number> {
       await cluster.stop();
     }
   }
+  if (binaries['v1.34']) await draWithoutApiScenarios(binaries['v1.34'], chart, scenario);
   fs.rmSync(path.dirname(chart), { recursive: true, force: true });
   return report();
 }

@@ -251,6 +251,19 @@ export const chartScenario: Scenario = {
       console.log(`helm uninstall: ${(err as Error).message}`);
     }
     await deletePod(node, 'e2e-chart', 'kvm').catch(() => undefined);
+    // No garbage collector here: the DaemonSets' pods outlive them. Delete them and wait, so that no plugin
+    // is still running when its inputs (the /dev stand-ins, the veth, /var/run/cdi) go.
+    await node.cluster!.request('DELETE', `/api/v1/namespaces/${CHART_NS}/pods`).catch(() => undefined);
+    await node
+      .waitFor(
+        'the chart pods gone',
+        async () => {
+          const r = await node.cluster!.request('GET', `/api/v1/namespaces/${CHART_NS}/pods`);
+          return r.status === 200 && (r.body.items as unknown[]).length === 0;
+        },
+        60_000,
+      )
+      .catch((err: Error) => console.log(err.message));
     for (const f of CRAND_NODES) fs.rmSync(f, { force: true });
     spawnSync('ip', ['link', 'del', CHART_LINK], { stdio: 'ignore' });
     if (madeCdiDir) fs.rmSync('/var/run/cdi', { recursive: true, force: true });

@@ -99,13 +99,21 @@ function alive(pid: number): boolean {
 interface LockRecord {
   pid: number;
   state: string;
+  /** The control plane's temp dir, once started. */
+  cluster?: string;
+  /** This run made /var/lib/kubelet (so its clean-up removes it). */
+  madeKubeletDir?: boolean;
+}
+
+function writeLock(record: LockRecord, flag = 'w'): void {
+  fs.writeFileSync(LOCK_FILE, JSON.stringify(record), { flag });
 }
 
 /** Takes the machine-wide lock; throws (naming the holder) when another live run holds it. */
 function takeLock(state: string): void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      fs.writeFileSync(LOCK_FILE, JSON.stringify({ pid: process.pid, state }), { flag: 'wx' });
+      writeLock({ pid: process.pid, state }, 'wx');
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -119,7 +127,8 @@ function takeLock(state: string): void {
         throw new RefusedError(
           `another real-node run (pid ${holder.pid}, state ${holder.state}) holds ${LOCK_FILE}: one node per machine (fixed ports, ${DEVICE_PLUGIN_DIR})`,
         );
-      console.log(`removing the stale lock of a dead run (${JSON.stringify(holder)})`);
+      console.log(`a dead run left ${LOCK_FILE} (${JSON.stringify(holder)}): removing what it left`);
+      if (holder) recoverStale(holder);
       fs.rmSync(LOCK_FILE, { force: true });
     }
   }
@@ -127,6 +136,68 @@ function takeLock(state: string): void {
 }
 
 export class RefusedError extends Error {}
+
+/** PIDs of processes whose command line names one of `marks` (the dead run's own dirs and sockets). */
+function pidsNaming(marks: string[]): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (marks.some((m) => argv.includes(m))) pids.push(Number(entry));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
+/** PIDs in the kubelet's kubepods cgroups (the containers of a dead run's pods). */
+function podPids(): number[] {
+  const pids: number[] = [];
+  for (const top of ['/sys/fs/cgroup/pids/kubepods', '/sys/fs/cgroup/kubepods']) {
+    if (!fs.existsSync(top)) continue;
+    const walk = (dir: string) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(path.join(dir, e.name));
+        else if (e.name === 'cgroup.procs')
+          for (const pid of fs.readFileSync(path.join(dir, e.name), 'utf8').split('\n'))
+            if (pid) pids.push(Number(pid));
+      }
+    };
+    walk(top);
+  }
+  return pids;
+}
+
+/**
+ * What a run killed with SIGKILL left: its processes (found by the state and control-plane dirs in their
+ * command lines, and its pods' containers in the kubepods cgroups) are killed by PID, then mounts, dirs, the
+ * bridge, the cgroups and /var/lib/kubelet (when that run made it) are removed.
+ */
+function recoverStale(holder: LockRecord): void {
+  const marks = [holder.state, holder.cluster].filter((m): m is string => !!m && m.startsWith(os.tmpdir()));
+  if (marks.length === 0) return;
+  for (const pid of [...pidsNaming(marks), ...podPids()])
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  spawnSync('sleep', ['1']);
+  for (const mark of marks) {
+    for (const point of mountsUnder(mark)) spawnSync('umount', ['-l', point]);
+    fs.rmSync(mark, { recursive: true, force: true });
+  }
+  // The tier's own names: the bridge and the scenarios' veths (kdpe2e*), the chart's /dev stand-ins.
+  const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout ?? '';
+  for (const m of links.matchAll(/^\d+: (kdpe2e[a-z0-9]*)[@:]/gm))
+    spawnSync('ip', ['link', 'del', m[1]], { stdio: 'ignore' });
+  for (const f of fs.readdirSync('/dev'))
+    if (f.startsWith('kdpe2e-')) fs.rmSync(path.join('/dev', f), { force: true });
+  removeCgroups();
+  if (holder.madeKubeletDir) fs.rmSync('/var/lib/kubelet', { recursive: true, force: true });
+}
 
 /** Mount points at or under `dir`, deepest first. */
 function mountsUnder(dir: string): string[] {
@@ -153,6 +224,7 @@ export class RealNode {
   readonly logDir: string;
   private readonly processes = new Map<string, ChildProcess>();
   private createdDevicePluginDir = false;
+  private madeKubeletDir = false;
   private stopped = false;
 
   private constructor(
@@ -196,14 +268,22 @@ export class RealNode {
       path.join(this.state, 'images'),
     ])
       fs.mkdirSync(dir, { recursive: true });
+    this.madeKubeletDir = !fs.existsSync('/var/lib/kubelet');
     if (!fs.existsSync(DEVICE_PLUGIN_DIR)) {
       fs.mkdirSync(DEVICE_PLUGIN_DIR, { recursive: true });
       this.createdDevicePluginDir = true;
+      writeLock({ pid: process.pid, state: this.state, madeKubeletDir: this.madeKubeletDir });
     }
     // The chart's kubeletRootDir puts device-plugins under the kubelet's root dir; the kubelet uses the fixed one.
     fs.symlinkSync(DEVICE_PLUGIN_DIR, path.join(this.kubeletRoot, 'device-plugins'));
     const started = Date.now();
     this.cluster = await Cluster.start({ version: 'v1.37', ports: PORTS }, this.bin as never);
+    writeLock({
+      pid: process.pid,
+      state: this.state,
+      cluster: this.cluster.dir,
+      madeKubeletDir: this.madeKubeletDir,
+    });
     this.writeContainerdConfig();
     this.spawn('containerd', this.bin.containerd, ['--config', path.join(this.state, 'containerd.toml')], {
       PATH: `${this.bin.shimDir}:${process.env.PATH}`,
@@ -466,7 +546,8 @@ export class RealNode {
     });
     await attempt('cgroups', () => removeCgroups());
     await attempt('device-plugins dir', () => {
-      if (this.createdDevicePluginDir) fs.rmSync('/var/lib/kubelet', { recursive: true, force: true });
+      if (this.madeKubeletDir) fs.rmSync('/var/lib/kubelet', { recursive: true, force: true });
+      else if (this.createdDevicePluginDir) fs.rmSync(DEVICE_PLUGIN_DIR, { recursive: true, force: true });
       else
         for (const f of fs.readdirSync(DEVICE_PLUGIN_DIR))
           if (f === 'kubelet.sock' || f === 'DEPRECATION' || f.startsWith('kubelet_internal_checkpoint'))

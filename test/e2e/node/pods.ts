@@ -260,7 +260,7 @@ export async function runningWithLog(
     .waitFor(
       `${name} printing ${marker}`,
       async () => (log = podLog(node, pod, container)).includes(marker),
-      30_000,
+      60_000,
     )
     .catch((err: Error) => {
       throw new Error(`${err.message}; log so far:\n${log}`);

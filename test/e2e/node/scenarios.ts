@@ -14,7 +14,7 @@ import { buildCxiFixture } from '../../../plugins/cxi/fixture';
 import { buildFixture, fixturesDir, makeNode } from '../../../plugins/device-nodes/fixture';
 import { REPO_ROOT } from '../plugin-process';
 import { chartScenario } from './chart';
-import { DEBIAN_RUNC, NODE_NAME } from './node';
+import { DEBIAN_RUNC, NODE_NAME, RealNode } from './node';
 import {
   Context,
   Scenario,
@@ -412,18 +412,19 @@ function linkOnHost(name: string): boolean {
  * virtual, so the kernel destroys it with the pod's network namespace and the plugin withdraws it. (A physical
  * interface would come back to the host down and without addresses: there is none to try here.)
  */
-function netdeviceScenario(mode: 'hooks' | 'netdevices'): Scenario {
-  const tag = mode === 'hooks' ? 'h' : 'n';
+function netdeviceScenario(mode: 'hooks' | 'netdevices', debianRunc = false): Scenario {
+  const tag = debianRunc ? 'd' : mode === 'hooks' ? 'h' : 'n';
   const link = `kdpe2e${tag}a`;
   const peer = `kdpe2e${tag}b`;
-  const address = mode === 'hooks' ? '10.252.1.1/24' : '10.252.2.1/24';
+  const address = debianRunc ? '10.252.4.1/24' : mode === 'hooks' ? '10.252.1.1/24' : '10.252.2.1/24';
+  const ns = `e2e-netdevice-${mode}${debianRunc ? '-debian' : ''}`;
   let madeHookState = false;
   return {
-    name: mode === 'hooks' ? 'netdevice --cdi-mode=hooks' : 'netdevice --cdi-mode=netdevices (runc 1.5)',
+    name: `netdevice --cdi-mode=${mode} (${debianRunc ? 'Debian runc 1.1.5' : 'runc 1.5'})`,
     async run(ctx) {
       const { node } = ctx;
-      const ns = `e2e-netdevice-${mode}`;
       await ensureNamespace(node, ns);
+      if (debianRunc) await ensureDebianRuntimeClass(node);
       madeHookState = !fs.existsSync(HOOK_STATE_DIR);
       spawnSync('ip', ['link', 'del', link], { stdio: 'ignore' });
       ipCmd('link', 'add', link, 'mtu', '1400', 'type', 'veth', 'peer', 'name', peer, 'mtu', '1400');
@@ -443,13 +444,14 @@ function netdeviceScenario(mode: 'hooks' | 'netdevices'): Scenario {
         'netdevice',
         [`--interfaces=^${link}$`, `--cdi-mode=${mode}`, `--hook-dir=${hookDir}`, '--rescan-interval=1s'],
         {},
-        `netdevice-${mode}`,
+        `netdevice-${mode}${debianRunc ? '-debian' : ''}`,
       );
       await waitAllocatable(node, NETDEVICE, 1);
       await createPod(node, {
         namespace: ns,
         name: 'net',
         limits: { [NETDEVICE]: '1' },
+        ...(debianRunc && { runtimeClassName: 'debian-runc' }),
         script: `ip -o addr show dev ${link}; ip -o link show dev ${link}; echo KDP-DONE; exec sleep 3600`,
       });
       const { pod, log } = await runningWithLog(node, ns, 'net');
@@ -468,17 +470,17 @@ function netdeviceScenario(mode: 'hooks' | 'netdevices'): Scenario {
       check(inPod.includes(address), `nsenter into the pod's netns: ${inPod}`);
       await deletePod(node, ns, 'net');
       if (mode === 'hooks') {
-        await node.waitFor(`${link} back on the host`, async () => linkOnHost(link), 30_000);
+        await node.waitFor(`${link} back on the host`, async () => linkOnHost(link), 60_000);
         const back = ipCmd('-o', 'addr', 'show', 'dev', link);
         check(back.includes(address), `${link} came back without ${address}: ${back}`);
-        await waitAllocatable(node, NETDEVICE, 1, 30_000);
+        await waitAllocatable(node, NETDEVICE, 1, 60_000);
         return (
           `veth (virtual) in the pod's netns as ${link} ${address} mtu 1400; pod deleted: back on the host with ` +
           `${address}, offered again (physical: the same, the hook restores its configuration; not run, none here)`
         );
       }
-      await node.waitFor(`${link} gone`, async () => !linkOnHost(link) && !linkOnHost(peer), 30_000);
-      await waitAllocatable(node, NETDEVICE, 0, 30_000);
+      await node.waitFor(`${link} gone`, async () => !linkOnHost(link) && !linkOnHost(peer), 60_000);
+      await waitAllocatable(node, NETDEVICE, 0, 60_000);
       return (
         `veth (virtual) in the pod's netns as ${link} ${address} mtu 1400 (runc 1.5 netDevices); pod deleted: ` +
         'destroyed with the netns, peer too, withdrawn (allocatable 0) (physical: returned to the host down, ' +
@@ -486,11 +488,25 @@ function netdeviceScenario(mode: 'hooks' | 'netdevices'): Scenario {
       );
     },
     async cleanup(ctx) {
-      await deleteAll(ctx, `e2e-netdevice-${mode}`, ['net']);
+      await deleteAll(ctx, ns, ['net']);
       spawnSync('ip', ['link', 'del', link], { stdio: 'ignore' });
       if (madeHookState) fs.rmSync(path.dirname(HOOK_STATE_DIR), { recursive: true, force: true });
     },
   };
+}
+
+/** RuntimeClass debian-runc: containerd's runc-debian handler (Debian's runc, see node.ts). */
+async function ensureDebianRuntimeClass(node: RealNode): Promise<void> {
+  await node.cluster!.create(
+    '/apis/node.k8s.io/v1/runtimeclasses',
+    {
+      apiVersion: 'node.k8s.io/v1',
+      kind: 'RuntimeClass',
+      metadata: { name: 'debian-runc' },
+      handler: 'runc-debian',
+    },
+    true,
+  );
 }
 
 /**
@@ -506,16 +522,7 @@ const netdeviceOldRunc: Scenario = {
     const ns = 'e2e-netdevice-oldrunc';
     await ensureNamespace(node, ns);
     const version = execFileSync(DEBIAN_RUNC, ['--version'], { encoding: 'utf8' }).split('\n')[0];
-    await node.cluster!.create(
-      '/apis/node.k8s.io/v1/runtimeclasses',
-      {
-        apiVersion: 'node.k8s.io/v1',
-        kind: 'RuntimeClass',
-        metadata: { name: 'debian-runc' },
-        handler: 'runc-debian',
-      },
-      true,
-    );
+    await ensureDebianRuntimeClass(node);
     const link = 'kdpe2eoa';
     spawnSync('ip', ['link', 'del', link], { stdio: 'ignore' });
     ipCmd('link', 'add', link, 'type', 'veth', 'peer', 'name', 'kdpe2eob');
@@ -553,7 +560,7 @@ const netdeviceOldRunc: Scenario = {
         .readFileSync(pluginLog, 'utf8')
         .split('\n')
         .find((l) => l.includes('interface allocated to a pod is still on the host') && l.includes('net'));
-    await node.waitFor('the plugin reporting the interface not moved', async () => !!said(), 30_000);
+    await node.waitFor('the plugin reporting the interface not moved', async () => !!said(), 60_000);
     const ready = await fetch(`http://${http}/readyz`);
     const readyBody = await ready.text();
     check(
@@ -566,7 +573,7 @@ const netdeviceOldRunc: Scenario = {
     const gauge = sample('kdp_netdevice_interfaces_not_moved');
     check(!!counter && / 1$/.test(counter), `kdp_netdevice_move_failures_total is not 1: ${counter}`);
     check(!!gauge && / 1$/.test(gauge), `kdp_netdevice_interfaces_not_moved is not 1: ${gauge}`);
-    await waitAllocatable(node, NETDEVICE, 0, 30_000);
+    await waitAllocatable(node, NETDEVICE, 0, 60_000);
     return (
       `${version}: pod Running without ${link}, which stayed on the host; plugin: error naming the pod, ` +
       `/readyz HTTP ${ready.status} naming ${link}, move_failures_total 1, not_moved 1, kept Unhealthy (allocatable 0)`
@@ -688,6 +695,7 @@ export const SCENARIOS: Scenario[] = [
   cex,
   netdeviceScenario('hooks'),
   netdeviceScenario('netdevices'),
+  netdeviceScenario('hooks', true),
   netdeviceOldRunc,
   kubeletRestart,
   chartScenario,
