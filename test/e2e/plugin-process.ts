@@ -11,13 +11,14 @@ export class PluginProcess {
   readonly startedAt: number;
   private readonly child: ChildProcess;
   private readonly exited: Promise<number | null>;
-  private exitCode: number | null | undefined;
+  protected exitCode: number | null | undefined;
 
-  constructor(plugin: string, args: string[], env: NodeJS.ProcessEnv, logFile: string) {
+  /** `entry`: the CLI file node runs (default the bin, as the image does). */
+  constructor(plugin: string, args: string[], env: NodeJS.ProcessEnv, logFile: string, entry = CLI) {
     const log = fs.createWriteStream(logFile, { flags: 'a' });
-    log.write(`--- ${new Date().toISOString()} node ${CLI} ${plugin} ${args.join(' ')}\n`);
+    log.write(`--- ${new Date().toISOString()} node ${entry} ${plugin} ${args.join(' ')}\n`);
     this.startedAt = Date.now();
-    this.child = spawn(process.execPath, [CLI, plugin, '--log-level=debug', ...args], {
+    this.child = spawn(process.execPath, [entry, plugin, '--log-level=debug', ...args], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -25,11 +26,16 @@ export class PluginProcess {
     this.child.stdout!.pipe(log, { end: false });
     this.child.stderr!.pipe(log, { end: false });
     this.exited = new Promise((resolve) =>
-      this.child.on('exit', (code) => {
+      this.child.on('exit', (code, signal) => {
         this.exitCode = code;
+        log.write(`--- exited ${code ?? signal}\n`);
         resolve(code);
       }),
     );
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   get running(): boolean {

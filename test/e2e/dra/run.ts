@@ -550,12 +550,14 @@ async function familyScenarios(
       ['vanishes', f.vanish],
     ] as [string, DeviceFault][]) {
       await scenario(`${family}: a device ${what} → slice updated; back → slice updated`, async () => {
+        // The previous scenarios' changes may still be on their way through the watch: start from a slice
+        // that offers the device (waitFor fails, naming it, when it never does).
+        await run.watch.waitFor(`${fault.path} in the slice to begin with`, NODE, (s) =>
+          usable(deviceWithPath(sliceDevices(s), f, fault.path)),
+        );
         const before = run.watch.of(NODE);
         const name = deviceWithPath(sliceDevices(before), f, fault.path)?.name;
-        check(
-          name && usable(deviceWithPath(sliceDevices(before), f, fault.path)),
-          `${fault.path} is not in the slice to begin with`,
-        );
+        check(name, `${fault.path} is not in the slice to begin with`);
         const generation = poolGeneration(before);
         const changed = Date.now();
         fault.apply();
