@@ -45,7 +45,7 @@ export class UnixEndpoint {
       );
     fs.mkdirSync(path.dirname(this.socketPath), { recursive: true });
     fs.rmSync(this.socketPath, { force: true });
-    const server = new grpc.Server({ 'grpc.max_concurrent_streams': 256 });
+    const server = new grpc.Server({ 'grpc.max_concurrent_streams': 256, 'grpc.enable_channelz': 0 }); // see resource-server.ts;
     for (const [definition, implementation] of this.services()) server.addService(definition, implementation);
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(unixTarget(this.socketPath), grpc.ServerCredentials.createInsecure(), (err) => {
