@@ -6,13 +6,11 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import * as grpc from '@grpc/grpc-js';
 import type { Logger } from './log';
 import type { FrameworkMetrics } from './metrics';
 import { assertSocketPath, deviceIdErrors } from './names';
 import {
   services,
-  unixTarget,
   type WireAllocateRequest,
   type WireAllocateResponse,
   type WireDevice,
@@ -21,16 +19,17 @@ import {
   type WirePreferredAllocationResponse,
 } from './proto';
 import { toWireResponse } from './allocation';
-import { capMessage, echoIds } from './echo';
+import { echoIds } from './echo';
+import { GrpcError, GrpcServer, Status, type ResponseStream } from './grpc-server';
 import { AllocationError, type Device, type ResourcePlugin } from './types';
 
-type Stream = grpc.ServerWritableStream<unknown, { devices: WireDevice[] }>;
+type Stream = ResponseStream<{ devices: WireDevice[] }>;
 
 export class ResourceServer {
   private devices: Device[] = [];
   private byId = new Map<string, Device>();
   private wireList: WireDevice[] = [];
-  private server?: grpc.Server;
+  private server?: GrpcServer;
   private streams = new Set<Stream>();
   /** Called when the last open ListAndWatch stream ends (the kubelet may have dropped us). */
   onStreamEnded?: () => void;
@@ -86,29 +85,20 @@ export class ResourceServer {
     // Only a socket nothing answers on is stale: a live one belongs to another instance on this dir.
     await assertNotServedElsewhere(this.socketPath);
     fs.rmSync(this.socketPath, { force: true });
-    const server = new grpc.Server(SERVER_OPTIONS);
+    const server = new GrpcServer({ maxConcurrentStreams: MAX_STREAMS_PER_CONNECTION });
     server.addService(services().devicePlugin.service, {
-      GetDevicePluginOptions: (_call: unknown, cb: grpc.sendUnaryData<WireDevicePluginOptions>) =>
-        cb(null, this.options()),
-      ListAndWatch: (call: Stream) => this.listAndWatch(call),
-      Allocate: (
-        call: grpc.ServerUnaryCall<WireAllocateRequest, WireAllocateResponse>,
-        cb: grpc.sendUnaryData<WireAllocateResponse>,
-      ) => limited(cb, () => this.allocate(call.request)),
-      GetPreferredAllocation: (
-        call: grpc.ServerUnaryCall<WirePreferredAllocationRequest, WirePreferredAllocationResponse>,
-        cb: grpc.sendUnaryData<WirePreferredAllocationResponse>,
-      ) => limited(cb, async () => this.preferredAllocation(call.request)),
-      PreStartContainer: (
-        call: grpc.ServerUnaryCall<{ devices_ids: string[] }, object>,
-        cb: grpc.sendUnaryData<object>,
-      ) => limited(cb, () => this.preStart(call.request.devices_ids).then(() => ({}))),
+      GetDevicePluginOptions: () => this.options(),
+      ListAndWatch: (_request: unknown, stream: ResponseStream<{ devices: WireDevice[] }>) =>
+        this.listAndWatch(stream),
+      Allocate: (request: WireAllocateRequest) => limited(() => this.allocate(request)),
+      GetPreferredAllocation: (request: WirePreferredAllocationRequest) =>
+        limited(async () => this.preferredAllocation(request)),
+      PreStartContainer: (request: { devices_ids: string[] }) =>
+        limited(() => this.preStart(request.devices_ids).then(() => ({}))),
     });
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(unixTarget(this.socketPath), grpc.ServerCredentials.createInsecure(), (err) =>
-        err ? reject(new Error(bindErrorMessage(this.socketPath, err))) : resolve(),
-      ),
-    );
+    await server.listen(this.socketPath).catch((err: Error) => {
+      throw new Error(bindErrorMessage(this.socketPath, err));
+    });
     this.server = server;
     this.log.info('serving device plugin', { socket: this.socketPath });
   }
@@ -124,8 +114,7 @@ export class ResourceServer {
     for (const stream of this.streams) stream.end();
     this.streams.clear();
     this.metrics.streams.set({ resource: this.resourceName }, 0);
-    if (options.force) server.forceShutdown();
-    else await shutdownServer(server);
+    await server.shutdown(options.force ? 0 : SHUTDOWN_GRACE_MS);
   }
 
   private listAndWatch(call: Stream): void {
@@ -134,16 +123,13 @@ export class ResourceServer {
     this.metrics.streams.set({ resource: this.resourceName }, this.streams.size);
     this.log.info('ListAndWatch stream opened', { devices: this.devices.length, streams: this.streams.size });
     call.write({ devices: this.wireList });
-    const done = () => {
+    call.onClose(() => {
       // Only this stream is forgotten: a late end of an old stream never touches a newer one.
       if (!this.streams.delete(call)) return;
       this.metrics.streams.set({ resource: this.resourceName }, this.streams.size);
       this.log.info('ListAndWatch stream closed', { streams: this.streams.size });
       if (this.streams.size === 0) this.onStreamEnded?.();
-    };
-    call.on('cancelled', done);
-    call.on('close', done);
-    call.on('error', done);
+    });
   }
 
   /** Validate every requested ID first, then ask the plugin per container, in request order. */
@@ -161,7 +147,7 @@ export class ResourceServer {
       return { container_responses };
     } catch (err) {
       const reason =
-        err instanceof AllocationError && err.grpcCode !== grpc.status.INTERNAL
+        err instanceof AllocationError && err.grpcCode !== Status.INTERNAL
           ? 'invalid_request'
           : 'plugin_error';
       this.metrics.allocationErrors.inc({ resource, reason });
@@ -174,12 +160,12 @@ export class ResourceServer {
 
   private validateIds(containers: string[][]): void {
     if (containers.length === 0)
-      throw new AllocationError('the request has no container requests', grpc.status.INVALID_ARGUMENT);
+      throw new AllocationError('the request has no container requests', Status.INVALID_ARGUMENT);
     const unknown: string[] = [];
     const unhealthy: string[] = [];
     for (const ids of containers) {
       if (ids.length === 0)
-        throw new AllocationError('a container request names no device IDs', grpc.status.INVALID_ARGUMENT);
+        throw new AllocationError('a container request names no device IDs', Status.INVALID_ARGUMENT);
       for (const id of ids) {
         const device = this.byId.get(id);
         if (!device) unknown.push(id);
@@ -189,13 +175,13 @@ export class ResourceServer {
     if (unknown.length) {
       throw new AllocationError(
         `unknown device IDs for ${this.resourceName}: ${echoIds(unknown)}`,
-        grpc.status.INVALID_ARGUMENT,
+        Status.INVALID_ARGUMENT,
       );
     }
     if (unhealthy.length) {
       throw new AllocationError(
         `unhealthy device IDs for ${this.resourceName}: ${echoIds(unhealthy)}`,
-        grpc.status.FAILED_PRECONDITION,
+        Status.FAILED_PRECONDITION,
       );
     }
   }
@@ -203,12 +189,9 @@ export class ResourceServer {
   private preferredAllocation(request: WirePreferredAllocationRequest): WirePreferredAllocationResponse {
     const prefer = this.plugin.preferredAllocation;
     if (!prefer)
-      throw new AllocationError(
-        'GetPreferredAllocation is not offered by this plugin',
-        grpc.status.UNIMPLEMENTED,
-      );
+      throw new AllocationError('GetPreferredAllocation is not offered by this plugin', Status.UNIMPLEMENTED);
     if (request.container_requests.length === 0)
-      throw new AllocationError('the request has no container requests', grpc.status.INVALID_ARGUMENT);
+      throw new AllocationError('the request has no container requests', Status.INVALID_ARGUMENT);
     return {
       container_responses: request.container_requests.map((c, index) => {
         const size = c.allocation_size;
@@ -218,7 +201,7 @@ export class ResourceServer {
         if (problem) {
           throw new AllocationError(
             `GetPreferredAllocation for ${this.resourceName}, container request ${index}: ${problem}`,
-            grpc.status.INVALID_ARGUMENT,
+            Status.INVALID_ARGUMENT,
           );
         }
         return {
@@ -235,14 +218,14 @@ export class ResourceServer {
 
   private async preStart(ids: string[]): Promise<void> {
     if (!this.plugin.preStartContainer)
-      throw new AllocationError('PreStartContainer is not offered by this plugin', grpc.status.UNIMPLEMENTED);
+      throw new AllocationError('PreStartContainer is not offered by this plugin', Status.UNIMPLEMENTED);
     if (ids.length === 0)
-      throw new AllocationError('PreStartContainer names no device IDs', grpc.status.INVALID_ARGUMENT);
+      throw new AllocationError('PreStartContainer names no device IDs', Status.INVALID_ARGUMENT);
     const unknown = ids.filter((id) => !this.byId.has(id));
     if (unknown.length) {
       throw new AllocationError(
         `unknown device IDs for ${this.resourceName}: ${echoIds(unknown)}`,
-        grpc.status.INVALID_ARGUMENT,
+        Status.INVALID_ARGUMENT,
       );
     }
     await this.plugin.preStartContainer(ids);
@@ -309,18 +292,11 @@ function toWireDevice(device: Device): WireDevice {
   };
 }
 
-/** Every error reply is bounded (see echo.ts): a huge trailer would drop the kubelet's connection. */
-function toServiceError(err: unknown): Partial<grpc.ServiceError> {
-  const code = err instanceof AllocationError ? err.grpcCode : grpc.status.INTERNAL;
-  const message = capMessage(err instanceof Error ? err.message : String(err));
-  return { code, details: message, message };
-}
-
 /**
- * Requests (Allocate, GetPreferredAllocation, PreStartContainer) being worked on in this process, over
- * every resource and connection. Beyond the cap a request is refused at once with RESOURCE_EXHAUSTED
- * (the kubelet retries a failed admission). A backstop for plugins whose allocations wait (CEX waits for
- * its zcrypt node): the stream limit below already bounds one connection.
+ * Requests (Allocate, GetPreferredAllocation, PreStartContainer, DRA's prepare and unprepare) being
+ * worked on in this process, over every resource and connection. Beyond the cap a request is refused
+ * at once with RESOURCE_EXHAUSTED (the kubelet retries a failed admission). A backstop for plugins whose
+ * allocations wait (CEX waits for its zcrypt node): the stream limit below already bounds one connection.
  */
 export const MAX_REQUESTS_IN_FLIGHT = 64;
 let requestsInFlight = 0;
@@ -331,54 +307,29 @@ let requestsInFlight = 0;
  * connection, kvm, runtime flags): peak RSS 108 MiB unlimited, 89 MiB at 256, 82 MiB at 64, 64 MiB at
  * 16 (54 MiB idle), against the chart's 128Mi limit (BENCHMARKS.md).
  */
-const SERVER_OPTIONS: grpc.ServerOptions = {
-  'grpc.max_concurrent_streams': 16,
-  // grpc-js keeps channelz bookkeeping (per-socket call counters, trace events) for the channelz admin
-  // service, which we do not serve: off, it saves ~2.6 MB of RSS after 10,000 Allocates (BENCHMARKS.md).
-  'grpc.enable_channelz': 0,
-};
+const MAX_STREAMS_PER_CONNECTION = 16;
 
-export function limited<T>(cb: grpc.sendUnaryData<T>, work: () => Promise<T>): void {
-  if (requestsInFlight >= MAX_REQUESTS_IN_FLIGHT) {
-    cb({
-      code: grpc.status.RESOURCE_EXHAUSTED,
-      details: `too many requests in flight (${MAX_REQUESTS_IN_FLIGHT}); retry`,
-    });
-    return;
-  }
+/** How long a stopping server lets calls in progress finish before it cuts the connections. */
+export const SHUTDOWN_GRACE_MS = 1000;
+
+/** Run `work` unless MAX_REQUESTS_IN_FLIGHT requests are already being worked on. */
+export async function limited<T>(work: () => Promise<T>): Promise<T> {
+  if (requestsInFlight >= MAX_REQUESTS_IN_FLIGHT)
+    throw new GrpcError(
+      Status.RESOURCE_EXHAUSTED,
+      `too many requests in flight (${MAX_REQUESTS_IN_FLIGHT}); retry`,
+    );
   requestsInFlight += 1;
-  let result: Promise<T>;
   try {
-    result = work();
-  } catch (err) {
-    result = Promise.reject(err);
+    return await work();
+  } finally {
+    requestsInFlight -= 1;
   }
-  result
-    .then(
-      (res) => cb(null, res),
-      (err) => cb(toServiceError(err)),
-    )
-    .finally(() => (requestsInFlight -= 1));
 }
 
-/** grpc-js wraps the errno in "No address added out of total 1 resolved errors: [listen EROFS: …]". */
+/** The errno of a failed listen, with what to check. */
 function bindErrorMessage(socketPath: string, err: Error): string {
-  const cause = /\[(.*)\]$/.exec(err.message)?.[1] ?? err.message;
-  return `cannot serve on ${socketPath}: ${cause} (is the device-plugin dir ${path.dirname(socketPath)} writable?)`;
-}
-
-/** Let calls in progress finish, but never wait more than a second for a client that hangs on. */
-export function shutdownServer(server: grpc.Server): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
-    }, 1000);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+  return `cannot serve on ${socketPath}: ${err.message} (is the device-plugin dir ${path.dirname(socketPath)} writable?)`;
 }
 
 /** Only a socket nothing answers on is stale: a live one belongs to another instance on this dir. */

@@ -5,17 +5,16 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log';
 import { fileIdentity } from '../manager';
 import { assertSocketPath } from '../names';
-import { unixTarget } from '../proto';
-import { shutdownServer, socketAnswers } from '../resource-server';
+import { GrpcServer, type Implementation, type ServiceSpec } from '../grpc-server';
+import { SHUTDOWN_GRACE_MS, socketAnswers } from '../resource-server';
 
-export type ServiceSet = [grpc.ServiceDefinition, grpc.UntypedServiceImplementation][];
+export type ServiceSet = [ServiceSpec, Implementation][];
 
 export class UnixEndpoint {
-  private server?: grpc.Server;
+  private server?: GrpcServer;
   /** inode + ctime of the socket file we bound: anything else at the path means serve again. */
   private boundIdentity?: string;
   /** Called after every (re)bind, so the owner can reset state tied to the old socket. */
@@ -45,15 +44,12 @@ export class UnixEndpoint {
       );
     fs.mkdirSync(path.dirname(this.socketPath), { recursive: true });
     fs.rmSync(this.socketPath, { force: true });
-    const server = new grpc.Server({ 'grpc.max_concurrent_streams': 256, 'grpc.enable_channelz': 0 }); // see resource-server.ts;
-    for (const [definition, implementation] of this.services()) server.addService(definition, implementation);
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(unixTarget(this.socketPath), grpc.ServerCredentials.createInsecure(), (err) => {
-        if (!err) return resolve();
-        const cause = /\[(.*)\]$/.exec(err.message)?.[1] ?? err.message;
-        reject(new Error(`cannot serve on ${this.socketPath}: ${cause}`));
-      }),
-    );
+    // The kubelet may prepare many claims at once: more streams than a device plugin's 16 (resource-server.ts).
+    const server = new GrpcServer({ maxConcurrentStreams: 256 });
+    for (const [spec, implementation] of this.services()) server.addService(spec, implementation);
+    await server.listen(this.socketPath).catch((err: Error) => {
+      throw new Error(`cannot serve on ${this.socketPath}: ${err.message}`);
+    });
     this.server = server;
     this.boundIdentity = fileIdentity(this.socketPath);
     this.log.info('serving', { socket: this.socketPath });
@@ -65,7 +61,7 @@ export class UnixEndpoint {
   async close(removeFile = false): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server) await shutdownServer(server);
+    if (server) await server.shutdown(SHUTDOWN_GRACE_MS);
     if (removeFile && this.boundIdentity && fileIdentity(this.socketPath) === this.boundIdentity)
       fs.rmSync(this.socketPath, { force: true });
     this.boundIdentity = undefined;

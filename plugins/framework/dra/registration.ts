@@ -14,7 +14,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type * as grpc from '@grpc/grpc-js';
+import type { ResponseStream } from '../grpc-server';
 import type { Logger } from '../log';
 import { limited } from '../resource-server';
 import { SerialTask } from '../serial-task';
@@ -26,7 +26,7 @@ import {
   HealthStatus,
   draServices,
 } from './api';
-import { UnixEndpoint } from './endpoint';
+import { UnixEndpoint, type ServiceSet } from './endpoint';
 
 export const DEFAULT_KUBELET_ROOT_DIR = '/var/lib/kubelet';
 
@@ -134,7 +134,7 @@ export class DraKubeletPlugin {
   private registrationError?: string;
   private stopped = false;
   /** Open health streams, ended at stop so the server need not wait out its shutdown grace. */
-  private readonly healthStreams = new Set<grpc.ServerWritableStream<object, object>>();
+  private readonly healthStreams = new Set<ResponseStream>();
 
   constructor(private readonly opts: DraKubeletPluginOptions) {
     const errors = driverNameErrors(opts.driverName);
@@ -214,15 +214,15 @@ export class DraKubeletPlugin {
     }
   }
 
-  private registrationImplementation(): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation][] {
+  private registrationImplementation(): ServiceSet {
     const log = this.opts.log.with({ driver: this.opts.driverName });
     return [
       [
         draServices().registration.service,
         {
-          GetInfo: (_call: unknown, cb: grpc.sendUnaryData<object>) => {
+          GetInfo: () => {
             log.debug('kubelet asked for plugin info');
-            cb(null, {
+            return {
               type: DRA_PLUGIN_TYPE,
               name: this.opts.driverName,
               endpoint: this.paths.draSocket,
@@ -231,38 +231,31 @@ export class DraKubeletPlugin {
                 DRA_SERVICE_V1BETA1,
                 ...(this.opts.health ? [DRA_HEALTH_SERVICE_V1] : []),
               ],
-            });
+            };
           },
-          NotifyRegistrationStatus: (
-            call: grpc.ServerUnaryCall<{ plugin_registered: boolean; error: string }, object>,
-            cb: grpc.sendUnaryData<object>,
-          ) => {
-            const { plugin_registered, error } = call.request;
+          NotifyRegistrationStatus: (request: { plugin_registered: boolean; error: string }) => {
+            const { plugin_registered, error } = request;
             this.registered = plugin_registered;
             this.registrationError = plugin_registered ? undefined : error || 'refused without a reason';
             if (plugin_registered) log.info('registered with the kubelet');
             else log.error('the kubelet refused the registration', { error: this.registrationError });
-            cb(null, {});
+            return {};
           },
         },
       ],
     ];
   }
 
-  private draImplementation(): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation][] {
+  private draImplementation(): ServiceSet {
     const { handler } = this.opts;
     const implementation = {
-      NodePrepareResources: (
-        call: grpc.ServerUnaryCall<{ claims: WireClaim[] }, object>,
-        cb: grpc.sendUnaryData<object>,
-      ) => limited(cb, async () => ({ claims: await handler.prepare(call.request.claims) })),
-      NodeUnprepareResources: (
-        call: grpc.ServerUnaryCall<{ claims: WireClaim[] }, object>,
-        cb: grpc.sendUnaryData<object>,
-      ) => limited(cb, async () => ({ claims: await handler.unprepare(call.request.claims) })),
+      NodePrepareResources: (request: { claims: WireClaim[] }) =>
+        limited(async () => ({ claims: await handler.prepare(request.claims) })),
+      NodeUnprepareResources: (request: { claims: WireClaim[] }) =>
+        limited(async () => ({ claims: await handler.unprepare(request.claims) })),
     };
     // One implementation for both versions: the messages are the same, v1beta1 lacks only share_id.
-    const services: [grpc.ServiceDefinition, grpc.UntypedServiceImplementation][] = [
+    const services: ServiceSet = [
       [draServices().draV1.service, implementation],
       [draServices().draV1beta1.service, implementation],
     ];
@@ -271,15 +264,14 @@ export class DraKubeletPlugin {
       services.push([
         draServices().health.service,
         {
-          NodeWatchResources: (call: grpc.ServerWritableStream<object, object>) =>
-            this.watchHealth(call, health),
+          NodeWatchResources: (_request: unknown, call: ResponseStream) => this.watchHealth(call, health),
         },
       ]);
     return services;
   }
 
   /** The full device health list now, after every change, and every HEALTH_RESEND_MS until the kubelet hangs up. */
-  private watchHealth(call: grpc.ServerWritableStream<object, object>, health: DraHealthSource): void {
+  private watchHealth(call: ResponseStream, health: DraHealthSource): void {
     const log = this.opts.log.with({ driver: this.opts.driverName });
     const send = () => {
       const now = Math.floor(Date.now() / 1000);
@@ -303,9 +295,7 @@ export class DraKubeletPlugin {
       clearInterval(timer);
       log.info('health stream closed');
     };
-    call.on('cancelled', done);
-    call.on('close', done);
-    call.on('error', done);
+    call.onClose(done);
     log.info('health stream opened');
     send();
   }
