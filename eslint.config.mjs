@@ -96,6 +96,23 @@ export default tseslint.config(
     },
   },
   {
+    files: ['plugins/framework/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@grpc/*'],
+              message:
+                'a plugin process loads no gRPC library: grpc-server.ts and grpc-client.ts speak gRPC on node:http2 (issue 15)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['plugins/catalogue/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -8,7 +8,7 @@ import * as http from 'http';
 import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
 import { buildFixture } from '../simulator/devices/device-nodes';
-import { services, unary, unixTarget } from '../plugins/framework/proto';
+import { services, unary, unixTarget } from '../simulator/grpc-js-clients';
 import { KubeletSimulator } from '../simulator/kubelet';
 import {
   Case,

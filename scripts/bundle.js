@@ -11,12 +11,11 @@
 // (the image keeps them with `npm ci --omit=dev`; test/framework/bundle.test.ts checks they stay unloaded):
 // - prom-client: loaded on the first /metrics scrape (plugins/framework/metrics.ts), or at start by the families
 //   that define metrics of their own (netdevice, cex);
-// - @kubernetes/client-node: DRA mode's API client, ESM and large, loaded only in DRA mode;
-// - @grpc/proto-loader (and protobufjs behind it): grpc-js loads it only for channelz, ORCA and
-//   reflection, which nothing here uses.
+// - @kubernetes/client-node: DRA mode's API client, ESM and large, loaded only in DRA mode.
+// No gRPC library is in it: the plugins speak gRPC on node:http2 (plugins/framework/grpc-server.ts, grpc-client.ts).
 //
 // Not done: a V8 start-up snapshot of this bundle (`node --build-snapshot`). Node cannot snapshot its http2,
-// tls or http modules, which grpc-js needs; BENCHMARKS.md ("vs-go") quotes the error.
+// tls or http modules, which a gRPC server needs; BENCHMARKS.md ("vs-go") quotes the error.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -35,7 +34,7 @@ esbuild.buildSync({
   format: 'cjs',
   // The oldest Node the package supports (package.json "engines"); the image runs a newer one.
   target: 'node22',
-  external: ['prom-client', '@kubernetes/client-node', '@grpc/proto-loader'],
+  external: ['prom-client', '@kubernetes/client-node'],
   // Readable stack traces in logs: names kept, no minification (it would not change start-up measurably:
   // the compile cache skips parsing).
   minify: false,

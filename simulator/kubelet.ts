@@ -15,11 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import { resourceNameErrors } from '../plugins/framework/names';
 import {
   API_VERSION,
-  CHANNEL_OPTIONS,
   KUBELET_SOCKET_NAME,
-  unary,
-  unixTarget,
-  waitForReady,
   type WireAllocateResponse,
   type WireContainerAllocateResponse,
   type WireDevice,
@@ -28,6 +24,7 @@ import {
   type WireRegisterRequest,
 } from '../plugins/framework/proto';
 import { simulatorServices } from './codec';
+import { CHANNEL_OPTIONS, unary, unixTarget, waitForReady } from './grpc-js-clients';
 
 export interface SimDevice {
   id: string;

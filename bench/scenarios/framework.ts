@@ -238,7 +238,7 @@ export const bench: BenchScenario = {
     'The plugin is bench/fake-plugin.ts (files in a directory are devices, watched by inotify) run as a real process; the kubelet simulator runs in the bench process and is the gRPC client, as the kubelet would be.',
     '"production flags" are NODE_RUNTIME_FLAGS (plugins/catalogue/node-flags.ts), which the chart and the image use; "plain node" is the same process without them.',
     "Allocate at 64 concurrent misses the 5 ms target end to end, and we do not expect a Node gRPC server on this machine to meet it: by Little's law, 64 calls in flight with a 5 ms p99 need well over 12,800 calls/s, while the client and the plugin here share 2 cores (see the throughput row). The time spent inside the plugin stays within the smallest histogram bucket (0.5 ms) at p99; the rest is queueing in HTTP/2 and gRPC on both sides. The kubelet does not issue Allocate calls 64 at a time: its device manager allocates one container at a time under a lock, which the 1-in-flight row measures.",
-    'Cold start is mostly Node itself and module loading, @grpc/grpc-js above all (prom-client is loaded after registration, on first use); the vs-go section breaks it down. Timings on this 2-core VM vary by ±20% or more between runs, so the spread is shown.',
+    'Cold start is mostly Node itself and its http2 module (no gRPC library is loaded: the plugins speak gRPC on node:http2; prom-client is loaded after registration, on first use); the vs-go section breaks it down. Timings on this 2-core VM vary by ±20% or more between runs, so the spread is shown.',
     'The 10,000-device row includes the plugin re-reading a directory of 10,000 files after the change, then encoding and sending the full list.',
   ],
   async run() {

@@ -12,7 +12,6 @@ import {
   FrameworkMetrics,
   parseFlags,
   parseListenAddress,
-  routeGrpcLogs,
   PluginManager,
   startHttpServer,
   UsageError,
@@ -91,7 +90,6 @@ export async function startPlugin(
     format: common.logFormat,
     write: options.logWrite,
   }).with({ plugin: command.name });
-  routeGrpcLogs(log);
   if (dra?.uninstall) {
     // One-shot: nothing is served; runCommand exits 0 (an API error was thrown: exit 1).
     await uninstallDra(dra, log);

@@ -5,8 +5,8 @@
  * Why our own and not grpc-js's server: per call grpc-js builds metadata, interceptor chains, a call
  * object with its own stream machinery and timers, and that bookkeeping was most of an Allocate's round
  * trip (BENCHMARKS.md, issue 15: Allocate p50 and RSS). What the kubelet needs is small: HTTP/2 from
- * Node, a 5-byte frame around each protobuf message, the status in trailers. Clients (Register,
- * PodResources) stay on grpc-js. The protocol: github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md.
+ * Node, a 5-byte frame around each protobuf message, the status in trailers (grpc-protocol.ts). Our
+ * calls to the kubelet (Register, PodResources) are grpc-client.ts.
  *
  * Guarantees the fault tier (faults/malformed.ts) and test/framework/grpc-server.test.ts hold us to:
  * every malformed request gets a gRPC status naming the problem, never a crash or a dropped connection;
@@ -19,41 +19,16 @@
  */
 import * as http2 from 'http2';
 import { capMessage } from './echo';
-
-/** gRPC status codes we answer with (grpc/doc/statuscodes.md). */
-export const Status = {
-  OK: 0,
-  CANCELLED: 1,
-  INVALID_ARGUMENT: 3,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-} as const;
-
-/** Requests larger than this are refused, as grpc-go and grpc-js refuse them by default. */
-export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
-
-/** What a method handler throws to answer with a status other than INTERNAL. */
-export class GrpcError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'GrpcError';
-  }
-}
-
-/** One method of a service: its route and codec (proto.ts `method()` builds these). */
-export interface MethodSpec {
-  path: string;
-  responseStream: boolean;
-  requestDeserialize(bytes: Buffer): unknown;
-  responseSerialize(value: never): Buffer;
-}
-export type ServiceSpec = Record<string, MethodSpec>;
+import {
+  encodeMessage,
+  frame,
+  frameProblem,
+  GrpcError,
+  MAX_MESSAGE_BYTES,
+  Status,
+  type MethodSpec,
+  type ServiceSpec,
+} from './grpc-protocol';
 
 /** A server stream as a handler sees it: write messages until `end()` or until the client goes. */
 export interface ResponseStream<T = object> {
@@ -226,7 +201,7 @@ function readRequest(stream: http2.ServerHttp2Stream, call: Call): void {
   stream.on('end', () => {
     if (refused || call.done) return;
     const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-    const problem = frameProblem(body);
+    const problem = frameProblem(body, 'request');
     if (problem) return call.finish(Status.INTERNAL, problem);
     let request: unknown;
     try {
@@ -236,16 +211,6 @@ function readRequest(stream: http2.ServerHttp2Stream, call: Call): void {
     }
     call.onRequest?.(request);
   });
-}
-
-/** Why `body` is not exactly one uncompressed gRPC message, or undefined. */
-function frameProblem(body: Buffer): string | undefined {
-  if (body.length < 5) return `truncated message frame (${body.length} bytes, a frame header is 5)`;
-  if (body[0] !== 0) return 'compressed message without a grpc-encoding';
-  const size = body.readUInt32BE(1);
-  if (body.length - 5 < size) return `truncated message (${body.length - 5} of ${size} bytes)`;
-  if (body.length - 5 > size) return 'more than one request message in a unary call';
-  return undefined;
 }
 
 /**
@@ -283,7 +248,7 @@ class Call implements ResponseStream {
   write(message: object): void {
     if (this.done || this.stream.destroyed) return;
     this.sendHeaders();
-    this.stream.write(frame(this.route.method.responseSerialize(message as never)));
+    this.stream.write(frame(this.route.method.responseSerialize(message)));
   }
 
   end(): void {
@@ -303,7 +268,7 @@ class Call implements ResponseStream {
     if (this.done || this.stream.destroyed) return this.closed();
     let body: Buffer;
     try {
-      body = frame(this.route.method.responseSerialize(value as never));
+      body = frame(this.route.method.responseSerialize(value as object));
     } catch (err) {
       return this.fail(err);
     }
@@ -382,20 +347,4 @@ function statusCodeOf(err: unknown): number {
   if (err instanceof GrpcError) return err.code;
   if (typeof e?.grpcCode === 'number') return e.grpcCode;
   return Status.INTERNAL;
-}
-
-/** One gRPC message on the wire: uncompressed flag, 4-byte big-endian length, the protobuf bytes. */
-export function frame(body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(5 + body.length);
-  out[0] = 0;
-  out.writeUInt32BE(body.length, 1);
-  body.copy(out, 5);
-  return out;
-}
-
-/** grpc-message is percent-encoded: every byte outside printable ASCII, and '%' itself. */
-export function encodeMessage(message: string): string {
-  return message.replace(/[^\x20-\x24\x26-\x7e]/g, (c) =>
-    [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
-  );
 }

@@ -25,12 +25,7 @@ export {
   MAX_UNIX_SOCKET_PATH_BYTES,
 } from './names';
 export { startHttpServer, parseListenAddress, managerHttpSource, type HttpSource } from './http';
-export {
-  DEFAULT_DEVICE_PLUGIN_DIR,
-  DEFAULT_POD_RESOURCES_SOCKET,
-  KUBELET_SOCKET_NAME,
-  routeGrpcLogs,
-} from './proto';
+export { DEFAULT_DEVICE_PLUGIN_DIR, DEFAULT_POD_RESOURCES_SOCKET, KUBELET_SOCKET_NAME } from './proto';
 export { watchDirs, publishOnChange, sharedDevices, type Watch, type WatchOptions } from './watch';
 export { SerialTask } from './serial-task';
 export {

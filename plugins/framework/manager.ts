@@ -18,20 +18,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as grpc from '@grpc/grpc-js';
+import { GrpcConnection } from './grpc-client';
 import type { Logger } from './log';
 import { FrameworkMetrics } from './metrics';
 import { assertResourceName, assertSocketPath, socketNameFor } from './names';
-import {
-  API_VERSION,
-  CHANNEL_OPTIONS,
-  KUBELET_SOCKET_NAME,
-  services,
-  unary,
-  unixTarget,
-  waitForReady,
-  type WireRegisterRequest,
-} from './proto';
+import { API_VERSION, KUBELET_SOCKET_NAME, registrationService, type WireRegisterRequest } from './proto';
 import { assertNotServedElsewhere, ResourceServer } from './resource-server';
 import type { ResourceCondition, ResourcePlugin } from './types';
 
@@ -344,7 +335,7 @@ export class PluginManager {
 
   /**
    * One Register call for one kubelet generation. kubelet.sock may be a dead file a killed kubelet
-   * left behind; gRPC keeps reconnecting to the path, and would reach the next kubelet through it. So
+   * left behind; the connect keeps retrying the path, and would reach the next kubelet through it. So
    * after connecting we check that kubelet.sock is still the file we meant (same identity before and
    * after the connect means the connect reached it) and only then send, in the same tick: an attempt
    * superseded by a newer generation never sends.
@@ -352,12 +343,8 @@ export class PluginManager {
   private async register(entry: Entry, kubelet: string): Promise<void> {
     clearTimeout(entry.retryTimer);
     entry.attempt?.cancel();
-    const Registration = services().registration;
-    const client = new Registration(
-      unixTarget(this.kubeletSocket),
-      grpc.credentials.createInsecure(),
-      CHANNEL_OPTIONS,
-    );
+    const abort = new AbortController();
+    let connection: GrpcConnection | undefined;
     let onCancel: () => void = () => undefined;
     const cancelled = new Promise<never>((_resolve, reject) => {
       onCancel = () => reject(new Error('superseded'));
@@ -369,7 +356,8 @@ export class PluginManager {
       cancel() {
         if (attempt.cancelled) return;
         attempt.cancelled = true;
-        client.close();
+        abort.abort();
+        connection?.close();
         onCancel();
       },
     };
@@ -382,7 +370,11 @@ export class PluginManager {
     };
     const live = () => !attempt.cancelled && !entry.removed && !this.stopped;
     try {
-      await Promise.race([waitForReady(client, this.opts.registerTimeoutMs), cancelled]);
+      const timeoutMs = this.opts.registerTimeoutMs;
+      connection = await Promise.race([
+        GrpcConnection.connect(this.kubeletSocket, timeoutMs, abort.signal),
+        cancelled,
+      ]);
       if (!live()) return;
       if (fileIdentity(this.kubeletSocket) !== kubelet) {
         // We reached a newer kubelet through the old path: that generation gets its own attempt.
@@ -391,14 +383,14 @@ export class PluginManager {
         void this.enqueue(entry, () => this.reconcileEntry(entry));
         return;
       }
-      await Promise.race([unary(client, 'Register', request, this.opts.registerTimeoutMs), cancelled]);
+      await Promise.race([connection.unary(registrationService.Register, request, timeoutMs), cancelled]);
     } catch (err) {
       if (!live()) return; // superseded: a newer attempt is under way, or we are stopping
       this.endAttempt(entry, attempt);
       this.retryLater(entry, err as Error);
       return;
     } finally {
-      client.close();
+      connection?.close();
     }
     if (!live()) return;
     this.endAttempt(entry, attempt);
@@ -423,7 +415,7 @@ export class PluginManager {
     const delay = Math.min(this.opts.initialBackoffMs * 2 ** (entry.attempts - 1), this.opts.maxBackoffMs);
     this.metrics.registrationFailures.inc({ resource: entry.server.resourceName });
     entry.log.warn('registration with the kubelet failed; will retry', {
-      error: (err as grpc.ServiceError).details || err.message,
+      error: err.message,
       attempt: entry.attempts,
       retryInMs: delay,
     });

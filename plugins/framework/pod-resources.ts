@@ -3,8 +3,8 @@
  * it to tell in-use devices from leftovers (CEX clean-up, netdevice links moved into pods).
  */
 import * as fs from 'fs';
-import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS, services, unary, unixTarget, waitForReady } from './proto';
+import { GrpcConnection } from './grpc-client';
+import { podResourcesService } from './proto';
 
 export interface ContainerDevices {
   resourceName: string;
@@ -42,58 +42,68 @@ export class PodResourcesSocketMissingError extends Error {
   }
 }
 
+/**
+ * One connection, made on the first call and made again after the kubelet drops it (a restart). Each
+ * call is bounded by `timeoutMs`, connecting included.
+ */
 export class PodResourcesClient {
-  private readonly client: grpc.Client;
+  private connection?: Promise<GrpcConnection>;
 
   constructor(
     readonly socketPath: string,
     private readonly timeoutMs = 5000,
-  ) {
-    const Lister = services().podResources;
-    this.client = new Lister(unixTarget(socketPath), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-  }
+  ) {}
 
   async list(): Promise<PodResources[]> {
-    await this.ready();
-    const res = await unary<object, { pod_resources: WirePodResources[] }>(
-      this.client,
-      'List',
-      {},
-      this.timeoutMs,
-    );
+    const res = await this.call<{ pod_resources: WirePodResources[] }>(podResourcesService.List, {});
     return res.pod_resources.map(fromWirePod);
   }
 
   async get(podName: string, podNamespace: string): Promise<PodResources | undefined> {
-    await this.ready();
-    const res = await unary<object, { pod_resources?: WirePodResources | null }>(
-      this.client,
-      'Get',
-      { pod_name: podName, pod_namespace: podNamespace },
-      this.timeoutMs,
-    );
+    const res = await this.call<{ pod_resources?: WirePodResources | null }>(podResourcesService.Get, {
+      pod_name: podName,
+      pod_namespace: podNamespace,
+    });
     return res.pod_resources ? fromWirePod(res.pod_resources) : undefined;
   }
 
   async allocatable(): Promise<ContainerDevices[]> {
-    await this.ready();
-    const res = await unary<object, { devices: WireContainerDevices[] }>(
-      this.client,
-      'GetAllocatableResources',
+    const res = await this.call<{ devices: WireContainerDevices[] }>(
+      podResourcesService.GetAllocatableResources,
       {},
-      this.timeoutMs,
     );
     return res.devices.map(fromWireDevices);
   }
 
   close(): void {
-    this.client.close();
+    const connection = this.connection;
+    this.connection = undefined;
+    connection?.then(
+      (c) => c.close(),
+      () => undefined,
+    );
+  }
+
+  private async call<Res>(
+    method: (typeof podResourcesService)[keyof typeof podResourcesService],
+    request: object,
+  ): Promise<Res> {
+    const started = Date.now();
+    const connection = await this.connect();
+    return connection.unary<Res>(method, request, Math.max(1, this.timeoutMs - (Date.now() - started)));
   }
 
   /** Connected, or failing at once when the socket file is missing, else after the timeout. */
-  private async ready(): Promise<void> {
+  private async connect(): Promise<GrpcConnection> {
     if (!fs.existsSync(this.socketPath)) throw new PodResourcesSocketMissingError(this.socketPath);
-    await waitForReady(this.client, this.timeoutMs);
+    const current = this.connection;
+    if (current) {
+      const connection = await current.catch(() => undefined);
+      if (connection && !connection.closed) return connection;
+      if (this.connection === current) this.connection = undefined;
+    }
+    this.connection ??= GrpcConnection.connect(this.socketPath, this.timeoutMs);
+    return this.connection;
   }
 }
 

@@ -3,9 +3,8 @@
  * in api.ts. Field names keep the .proto spelling (`resource_name`, `devices_ids`), so the wire
  * objects below read like the upstream API.
  */
-import * as path from 'path';
-import * as grpc from '@grpc/grpc-js';
 import * as api from './api';
+import type { MethodSpec, ServiceSpec } from './grpc-protocol';
 import { decode, encode, type MessageType } from './wire';
 
 export function method(
@@ -13,7 +12,7 @@ export function method(
   request: MessageType,
   response: MessageType,
   responseStream = false,
-): grpc.MethodDefinition<object, object> {
+): MethodSpec {
   return {
     path: route,
     requestStream: false,
@@ -25,11 +24,11 @@ export function method(
   };
 }
 
-const registrationService = {
+export const registrationService = {
   Register: method('/v1beta1.Registration/Register', api.RegisterRequest, api.Empty),
-};
+} satisfies ServiceSpec;
 
-const devicePluginService = {
+export const devicePluginService = {
   GetDevicePluginOptions: method(
     '/v1beta1.DevicePlugin/GetDevicePluginOptions',
     api.Empty,
@@ -47,9 +46,9 @@ const devicePluginService = {
     api.PreStartContainerRequest,
     api.PreStartContainerResponse,
   ),
-};
+} satisfies ServiceSpec;
 
-const podResourcesService = {
+export const podResourcesService = {
   List: method('/v1.PodResourcesLister/List', api.PrListPodResourcesRequest, api.PrListPodResourcesResponse),
   GetAllocatableResources: method(
     '/v1.PodResourcesLister/GetAllocatableResources',
@@ -57,21 +56,7 @@ const podResourcesService = {
     api.PrAllocatableResourcesResponse,
   ),
   Get: method('/v1.PodResourcesLister/Get', api.PrGetPodResourcesRequest, api.PrGetPodResourcesResponse),
-};
-
-type ServiceCtor = grpc.ServiceClientConstructor;
-
-let cache: { registration: ServiceCtor; devicePlugin: ServiceCtor; podResources: ServiceCtor } | undefined;
-
-/** Client constructors for the three services; each has `.service` for `server.addService`. */
-export function services() {
-  cache ??= {
-    registration: grpc.makeGenericClientConstructor(registrationService, 'Registration'),
-    devicePlugin: grpc.makeGenericClientConstructor(devicePluginService, 'DevicePlugin'),
-    podResources: grpc.makeGenericClientConstructor(podResourcesService, 'PodResourcesLister'),
-  };
-  return cache;
-}
+} satisfies ServiceSpec;
 
 export const API_VERSION = 'v1beta1';
 export const KUBELET_SOCKET_NAME = 'kubelet.sock';
@@ -115,58 +100,4 @@ export interface WirePreferredAllocationRequest {
 }
 export interface WirePreferredAllocationResponse {
   container_responses: { deviceIDs: string[] }[];
-}
-
-/**
- * grpc-js writes its own diagnostics to stderr (e.g. a bare "E No address added out of total 1 resolved"
- * before we report the failed bind properly). Send them through our structured log at debug instead.
- */
-export function routeGrpcLogs(log: { debug(msg: string, fields?: Record<string, unknown>): void }): void {
-  grpc.setLogger({
-    error: (...args: unknown[]) => log.debug('grpc-js', { detail: args.map(String).join(' ') }),
-  });
-}
-
-/**
- * Channel options for every client we make. A unix socket file appears (bind) a moment before its
- * server accepts (listen), and inotify tells us about the file at once: a connect in that window is
- * refused, and gRPC's default 1 s reconnect backoff would then stall a re-registration for seconds.
- */
-export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  'grpc.initial_reconnect_backoff_ms': 10,
-  'grpc.max_reconnect_backoff_ms': 500,
-};
-
-/** A client for a unix socket path; gRPC wants `unix://` plus an absolute path. */
-export function unixTarget(socketPath: string): string {
-  return `unix://${path.resolve(socketPath)}`;
-}
-
-/** Waits until the channel is connected, so a socket file that exists but is not yet accepting is fine. */
-export function waitForReady(client: grpc.Client, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    client.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(err) : resolve()));
-  });
-}
-
-/** Promise wrapper for a unary call with a deadline. */
-export function unary<Req, Res>(
-  client: grpc.Client,
-  method: string,
-  request: Req,
-  timeoutMs: number,
-): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const fn = (client as unknown as Record<string, grpc.requestCallback<Res> | unknown>)[method] as (
-      req: Req,
-      options: grpc.CallOptions,
-      cb: grpc.requestCallback<Res>,
-    ) => void;
-    fn.call(
-      client,
-      request,
-      { deadline: Date.now() + timeoutMs },
-      (err: grpc.ServiceError | null, res?: Res) => (err ? reject(err) : resolve(res as Res)),
-    );
-  });
 }

@@ -10,7 +10,7 @@ import type { Logger } from './log';
 import type { FrameworkMetrics } from './metrics';
 import { assertSocketPath, deviceIdErrors } from './names';
 import {
-  services,
+  devicePluginService,
   type WireAllocateRequest,
   type WireAllocateResponse,
   type WireDevice,
@@ -20,7 +20,8 @@ import {
 } from './proto';
 import { toWireResponse } from './allocation';
 import { echoIds } from './echo';
-import { GrpcError, GrpcServer, Status, type ResponseStream } from './grpc-server';
+import { GrpcError, Status } from './grpc-protocol';
+import { GrpcServer, type ResponseStream } from './grpc-server';
 import { AllocationError, type Device, type ResourcePlugin } from './types';
 
 type Stream = ResponseStream<{ devices: WireDevice[] }>;
@@ -86,7 +87,7 @@ export class ResourceServer {
     await assertNotServedElsewhere(this.socketPath);
     fs.rmSync(this.socketPath, { force: true });
     const server = new GrpcServer({ maxConcurrentStreams: MAX_STREAMS_PER_CONNECTION });
-    server.addService(services().devicePlugin.service, {
+    server.addService(devicePluginService, {
       GetDevicePluginOptions: () => this.options(),
       ListAndWatch: (_request: unknown, stream: ResponseStream<{ devices: WireDevice[] }>) =>
         this.listAndWatch(stream),

@@ -1,8 +1,8 @@
 /**
  * The bin runs one bundled file (scripts/bundle.js → dist/bundle/kube-device-plugins.js), and what start-up does not
  * need stays out of it and unloaded: a real kvm process, started through the bin as the image starts it, registers
- * and serves Allocate without loading prom-client, @kubernetes/client-node or @grpc/proto-loader, and without
- * reading any other file of ours; its first /metrics scrape loads prom-client. NODE_DEBUG=module makes Node log
+ * and serves Allocate without loading prom-client or @kubernetes/client-node, and without reading any other file
+ * of ours; its first /metrics scrape loads prom-client. No gRPC library is in the bundle at all. NODE_DEBUG=module makes Node log
  * each module file it loads (modules inside the bundle are not files, so they are not logged).
  */
 import * as fs from 'fs';
@@ -79,4 +79,13 @@ test('the bundle is ASCII only, so V8 holds its source one byte per character', 
   const stray = [...bundle.matchAll(/[\u0080-\uffff]/g)].map((m) => bundle.slice(m.index - 20, m.index + 20));
   expect(stray).toEqual([]);
   expect(bundle.length).toBeGreaterThan(100_000); // it is the real bundle
+});
+
+// The plugins speak gRPC on node:http2 (plugins/framework/grpc-server.ts, grpc-client.ts): loading a gRPC
+// library was a tenth of a plugin's start and a few MB of its memory (BENCHMARKS.md, "vs-go", step 6).
+// esbuild names every bundled package file in a comment, so a gRPC library pulled in again shows here.
+test('the bundle holds no gRPC library', () => {
+  const bundle = fs.readFileSync(path.join(REPO_ROOT, 'dist', 'bundle', 'kube-device-plugins.js'), 'latin1');
+  expect(bundle).toContain('// node_modules/js-yaml/'); // the comments this test reads are there
+  expect(bundle.match(/^\/\/ node_modules\/@grpc\/.*$/m)).toBeNull();
 });

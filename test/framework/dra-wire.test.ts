@@ -27,8 +27,7 @@ test('every message in the DRA .proto files has a table', () => {
 });
 
 test('the gRPC routes are the services the .proto files declare', () => {
-  const routes = (ctor: { service: Record<string, { path: string }> }) =>
-    Object.values(ctor.service).map((m) => m.path);
+  const routes = (spec: Record<string, { path: string }>) => Object.values(spec).map((m) => m.path);
   const declared = (service: string) =>
     root.lookupService(service).methodsArray.map((m) => `/${service}/${m.name}`);
   const s = dra.draServices();

@@ -9,15 +9,10 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
-import {
-  GrpcError,
-  GrpcServer,
-  MAX_MESSAGE_BYTES,
-  Status,
-  encodeMessage,
-  type ResponseStream,
-} from '../../plugins/framework/grpc-server';
-import { services, unary, unixTarget, type WireAllocateRequest } from '../../plugins/framework/proto';
+import { GrpcError, MAX_MESSAGE_BYTES, Status, encodeMessage } from '../../plugins/framework/grpc-protocol';
+import { GrpcServer, type ResponseStream } from '../../plugins/framework/grpc-server';
+import type { WireAllocateRequest } from '../../plugins/framework/proto';
+import { services, unary, unixTarget } from '../../simulator/grpc-js-clients';
 import { AllocationError } from '../../plugins/framework/types';
 import { MAX_ERROR_MESSAGE_LENGTH } from '../../plugins/framework/echo';
 

@@ -6,7 +6,7 @@
 import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
 import { MAX_REQUESTS_IN_FLIGHT } from '../../plugins/framework/resource-server';
-import { services, unary, unixTarget } from '../../plugins/framework/proto';
+import { services, unary, unixTarget } from '../../simulator/grpc-js-clients';
 import { FakePlugin, healthy } from '../helpers/fake-plugin';
 import { harnessWith, type Harness } from './harness';
 

@@ -2,14 +2,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
 import { PluginManager, silentLogger, socketNameFor } from '../../plugins/framework';
-import {
-  CHANNEL_OPTIONS,
-  services,
-  unary,
-  unixTarget,
-  waitForReady,
-  type WireRegisterRequest,
-} from '../../plugins/framework/proto';
+import type { WireRegisterRequest } from '../../plugins/framework/proto';
+import { CHANNEL_OPTIONS, services, unary, unixTarget, waitForReady } from '../../simulator/grpc-js-clients';
 import { FakePlugin, healthy } from '../helpers/fake-plugin';
 import { eventually, removeDir, sleep, tempDir } from '../helpers/tmp';
 import type { RegisterCall } from '../../simulator/kubelet';

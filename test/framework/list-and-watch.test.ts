@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import * as path from 'path';
 import { socketNameFor } from '../../plugins/framework';
-import { services, unixTarget, type WireDevice } from '../../plugins/framework/proto';
+import type { WireDevice } from '../../plugins/framework/proto';
+import { services, unixTarget } from '../../simulator/grpc-js-clients';
 import { FakePlugin, healthy } from '../helpers/fake-plugin';
 import { eventually } from '../helpers/tmp';
 import { harness, type Harness } from './harness';

@@ -94,3 +94,18 @@ test('a missing PodResources socket fails every call at once, naming it; a silen
     removeDir(dir);
   }
 });
+
+test('the PodResources client reconnects after the kubelet restarts (its connection was dropped)', async () => {
+  h = await harness();
+  h.kubelet.assignPod('other.io/x', ['z'], { pod: 'web', namespace: 'prod', container: 'app' });
+  const client = new PodResourcesClient(`${h.dir}/pr.sock`);
+  try {
+    expect((await client.list()).map((p) => p.name)).toEqual(['web']);
+    await h.kubelet.stop(); // the server goes away and closes our connection
+    await h.kubelet.start();
+    h.kubelet.assignPod('other.io/x', ['y'], { pod: 'db', namespace: 'prod', container: 'app' });
+    expect((await client.list()).map((p) => p.name).sort()).toEqual(['db', 'web']);
+  } finally {
+    client.close();
+  }
+});

@@ -1,6 +1,6 @@
 /** The simulator must refuse what the kubelet refuses, or plugin tests would pass against a lenient fake. */
 import * as grpc from '@grpc/grpc-js';
-import { services, unary, unixTarget, waitForReady } from '../../plugins/framework/proto';
+import { services, unary, unixTarget, waitForReady } from '../../simulator/grpc-js-clients';
 import { PluginManager, silentLogger } from '../../plugins/framework';
 import { KubeletSimulator } from '../../simulator/kubelet';
 import { FakePlugin, healthy } from '../helpers/fake-plugin';

@@ -5,7 +5,7 @@
  * checks every table against those files. Names are the .proto's fully-qualified ones, because the
  * kubelet's gRPC routes are built from them.
  */
-import * as grpc from '@grpc/grpc-js';
+import type { ServiceSpec } from '../grpc-protocol';
 import { method } from '../proto';
 import type { EnumType, MessageType } from '../wire';
 
@@ -125,43 +125,35 @@ function draService(pkg: string, m: ReturnType<typeof draMessages>) {
   };
 }
 
-type ServiceCtor = grpc.ServiceClientConstructor;
-let cache:
-  { registration: ServiceCtor; draV1: ServiceCtor; draV1beta1: ServiceCtor; health: ServiceCtor } | undefined;
+/** The DRA-side services, by the name the kubelet knows them (specs for GrpcServer.addService). */
+export interface DraServices {
+  registration: ServiceSpec;
+  draV1: ServiceSpec;
+  draV1beta1: ServiceSpec;
+  health: ServiceSpec;
+}
+let cache: DraServices | undefined;
 
-/** Client constructors for the DRA-side services; each has `.service` for `server.addService`. */
-export function draServices() {
+export function draServices(): DraServices {
   cache ??= {
-    registration: grpc.makeGenericClientConstructor(
-      {
-        GetInfo: method(`/${REG}.Registration/GetInfo`, InfoRequest, PluginInfo),
-        NotifyRegistrationStatus: method(
-          `/${REG}.Registration/NotifyRegistrationStatus`,
-          RegistrationStatus,
-          RegistrationStatusResponse,
-        ),
-      },
-      'Registration',
-    ),
-    draV1: grpc.makeGenericClientConstructor(
-      draService('k8s.io.kubelet.pkg.apis.dra.v1', draV1),
-      'DRAPlugin',
-    ),
-    draV1beta1: grpc.makeGenericClientConstructor(
-      draService('k8s.io.kubelet.pkg.apis.dra.v1beta1', draV1beta1),
-      'DRAPlugin',
-    ),
-    health: grpc.makeGenericClientConstructor(
-      {
-        NodeWatchResources: method(
-          `/${HEALTH}.DRAResourceHealth/NodeWatchResources`,
-          NodeWatchResourcesRequest,
-          NodeWatchResourcesResponse,
-          true,
-        ),
-      },
-      'DRAResourceHealth',
-    ),
+    registration: {
+      GetInfo: method(`/${REG}.Registration/GetInfo`, InfoRequest, PluginInfo),
+      NotifyRegistrationStatus: method(
+        `/${REG}.Registration/NotifyRegistrationStatus`,
+        RegistrationStatus,
+        RegistrationStatusResponse,
+      ),
+    },
+    draV1: draService('k8s.io.kubelet.pkg.apis.dra.v1', draV1),
+    draV1beta1: draService('k8s.io.kubelet.pkg.apis.dra.v1beta1', draV1beta1),
+    health: {
+      NodeWatchResources: method(
+        `/${HEALTH}.DRAResourceHealth/NodeWatchResources`,
+        NodeWatchResourcesRequest,
+        NodeWatchResourcesResponse,
+        true,
+      ),
+    },
   };
   return cache;
 }

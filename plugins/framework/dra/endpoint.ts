@@ -8,7 +8,8 @@ import * as path from 'path';
 import type { Logger } from '../log';
 import { fileIdentity } from '../manager';
 import { assertSocketPath } from '../names';
-import { GrpcServer, type Implementation, type ServiceSpec } from '../grpc-server';
+import type { ServiceSpec } from '../grpc-protocol';
+import { GrpcServer, type Implementation } from '../grpc-server';
 import { SHUTDOWN_GRACE_MS, socketAnswers } from '../resource-server';
 
 export type ServiceSet = [ServiceSpec, Implementation][];
