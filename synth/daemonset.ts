@@ -45,9 +45,9 @@ export interface DevicePluginOptions {
   /** Default: tolerate every taint, as node agents do (a device node is often tainted for its workloads). */
   readonly tolerations?: Toleration[];
   /**
-   * Default: requests cpu 10m / memory 80Mi, limit memory 128Mi (no CPU limit: it would only add latency). From
-   * BENCHMARKS.md (vs-go, fault tier): ~62 MiB idle, ~70 MiB after 10,000 Allocates, 71 MiB at the peak of
-   * 5,000 concurrent ones; the request is the loaded figure + ~14%, the limit the peak × 1.8.
+   * Default: requests cpu 10m / memory 72Mi, limit memory 128Mi (no CPU limit: it would only add latency). From
+   * BENCHMARKS.md (vs-go, fault tier): ~56 MiB idle, ~64 MiB after 10,000 Allocates, 69 MiB at the peak of
+   * 5,000 concurrent ones; the request is the loaded figure + ~12%, the limit the peak × 1.85.
    */
   readonly resources?: ResourceRequirements;
   /** Secrets to pull the image with. Default none. */
@@ -81,7 +81,7 @@ export const COMMON_DEFAULTS = {
   ...chartDefaults(COMMON_FLAGS),
   tolerations: [{ operator: 'Exists' }] as Toleration[],
   resources: {
-    requests: { cpu: '10m', memory: '80Mi' },
+    requests: { cpu: '10m', memory: '72Mi' },
     limits: { memory: '128Mi' },
   } as ResourceRequirements,
   imagePullSecrets: [] as Array<{ name: string }>,

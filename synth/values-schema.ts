@@ -300,7 +300,7 @@ function plugin(
     ...podSettings('plugin'),
     resources: {
       description:
-        'Container resources. Defaults from BENCHMARKS.md: a plugin (Node 26) uses ~62 MiB idle, ~70 MiB after 10,000 Allocates and 71 MiB at the peak of 5,000 concurrent ones (request 80Mi: the loaded figure + ~14%; limit 128Mi: the peak × 1.8); no CPU limit, as throttling only delays a kubelet call.',
+        'Container resources. Defaults from BENCHMARKS.md: a plugin (Node 26) uses ~56 MiB idle, ~64 MiB after 10,000 Allocates and 69 MiB at the peak of 5,000 concurrent ones (request 72Mi: the loaded figure + ~12%; limit 128Mi: the peak × 1.85); no CPU limit, as throttling only delays a kubelet call.',
       type: 'object',
       additionalProperties: false,
       properties: { requests: quantities, limits: quantities },

@@ -55,7 +55,7 @@ describe.each(PLUGINS)('%s DaemonSet', (plugin) => {
   test('sets everything cdk8s-plus would default wrongly', () => {
     expect(container.imagePullPolicy).toBe('IfNotPresent');
     expect(container.resources).toEqual({
-      requests: { cpu: '10m', memory: '80Mi' },
+      requests: { cpu: '10m', memory: '72Mi' },
       limits: { memory: '128Mi' },
     });
     expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
