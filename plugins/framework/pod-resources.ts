@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import { GrpcConnection } from './grpc-client';
+import type { MethodSpec } from './grpc-protocol';
 import { podResourcesService } from './proto';
 
 export interface ContainerDevices {
@@ -84,10 +85,7 @@ export class PodResourcesClient {
     );
   }
 
-  private async call<Res>(
-    method: (typeof podResourcesService)[keyof typeof podResourcesService],
-    request: object,
-  ): Promise<Res> {
+  private async call<Res>(method: MethodSpec, request: object): Promise<Res> {
     const started = Date.now();
     const connection = await this.connect();
     return connection.unary<Res>(method, request, Math.max(1, this.timeoutMs - (Date.now() - started)));

@@ -30,7 +30,7 @@ test('the gRPC routes are the services the .proto files declare', () => {
   const routes = (spec: Record<string, { path: string }>) => Object.values(spec).map((m) => m.path);
   const declared = (service: string) =>
     root.lookupService(service).methodsArray.map((m) => `/${service}/${m.name}`);
-  const s = dra.draServices();
+  const s = dra.draServices;
   expect(routes(s.registration)).toEqual(declared('pluginregistration.Registration'));
   expect(routes(s.draV1)).toEqual(declared('k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin'));
   expect(routes(s.draV1beta1)).toEqual(declared('k8s.io.kubelet.pkg.apis.dra.v1beta1.DRAPlugin'));

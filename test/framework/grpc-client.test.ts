@@ -6,7 +6,6 @@
  */
 import * as fs from 'fs';
 import * as http2 from 'http2';
-import * as os from 'os';
 import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
 import { GrpcConnection } from '../../plugins/framework/grpc-client';
@@ -14,6 +13,7 @@ import { GrpcError, MAX_MESSAGE_BYTES, Status, frame } from '../../plugins/frame
 import { GrpcServer } from '../../plugins/framework/grpc-server';
 import { devicePluginService, type WireAllocateResponse } from '../../plugins/framework/proto';
 import { services, unixTarget } from '../../simulator/grpc-js-clients';
+import { eventually, removeDir, sleep, tempDir } from '../helpers/tmp';
 
 const ALLOCATE = devicePluginService.Allocate;
 const REQUEST = { container_requests: [{ devices_ids: ['kvm-0'] }] };
@@ -23,12 +23,12 @@ let socket: string;
 const cleanups: (() => unknown)[] = [];
 
 beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kdp-grpcc-'));
+  dir = tempDir('kdp-grpcc-');
   socket = path.join(dir, 's.sock');
 });
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  fs.rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 async function ourServer(handlers: Record<string, unknown>): Promise<GrpcServer> {
@@ -127,7 +127,7 @@ test("grpc-js's server (an independent stack): answers and statuses", async () =
 
 test('connecting waits for a socket that appears later (a kubelet starting), within the timeout', async () => {
   const connecting = GrpcConnection.connect(socket, 10_000);
-  await new Promise((resolve) => setTimeout(resolve, 150)); // refused / missing meanwhile: retried
+  await sleep(150); // refused / missing meanwhile: retried
   await ourServer({ Allocate: () => ({ container_responses: [] }) });
   const connection = await connecting;
   cleanups.push(() => connection.close());
@@ -234,10 +234,9 @@ test('a lost connection shows as closed, and its calls fail instead of hanging',
   const server = await ourServer({ Allocate: () => new Promise(() => undefined) });
   const connection = await connect();
   const pending = failure(connection.unary(ALLOCATE, REQUEST, 60_000));
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await sleep(50);
   await server.shutdown(0);
   const err = await pending;
   expect([Status.CANCELLED, Status.UNAVAILABLE]).toContain(err.code);
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  expect(connection.closed).toBe(true);
+  await eventually(() => connection.closed, 5000, 'the connection to show as closed');
 });

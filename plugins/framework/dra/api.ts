@@ -125,35 +125,24 @@ function draService(pkg: string, m: ReturnType<typeof draMessages>) {
   };
 }
 
-/** The DRA-side services, by the name the kubelet knows them (specs for GrpcServer.addService). */
-export interface DraServices {
-  registration: ServiceSpec;
-  draV1: ServiceSpec;
-  draV1beta1: ServiceSpec;
-  health: ServiceSpec;
-}
-let cache: DraServices | undefined;
-
-export function draServices(): DraServices {
-  cache ??= {
-    registration: {
-      GetInfo: method(`/${REG}.Registration/GetInfo`, InfoRequest, PluginInfo),
-      NotifyRegistrationStatus: method(
-        `/${REG}.Registration/NotifyRegistrationStatus`,
-        RegistrationStatus,
-        RegistrationStatusResponse,
-      ),
-    },
-    draV1: draService('k8s.io.kubelet.pkg.apis.dra.v1', draV1),
-    draV1beta1: draService('k8s.io.kubelet.pkg.apis.dra.v1beta1', draV1beta1),
-    health: {
-      NodeWatchResources: method(
-        `/${HEALTH}.DRAResourceHealth/NodeWatchResources`,
-        NodeWatchResourcesRequest,
-        NodeWatchResourcesResponse,
-        true,
-      ),
-    },
-  };
-  return cache;
-}
+/** The DRA-side services (specs for GrpcServer.addService). */
+export const draServices = {
+  registration: {
+    GetInfo: method(`/${REG}.Registration/GetInfo`, InfoRequest, PluginInfo),
+    NotifyRegistrationStatus: method(
+      `/${REG}.Registration/NotifyRegistrationStatus`,
+      RegistrationStatus,
+      RegistrationStatusResponse,
+    ),
+  },
+  draV1: draService('k8s.io.kubelet.pkg.apis.dra.v1', draV1),
+  draV1beta1: draService('k8s.io.kubelet.pkg.apis.dra.v1beta1', draV1beta1),
+  health: {
+    NodeWatchResources: method(
+      `/${HEALTH}.DRAResourceHealth/NodeWatchResources`,
+      NodeWatchResourcesRequest,
+      NodeWatchResourcesResponse,
+      true,
+    ),
+  },
+} satisfies Record<string, ServiceSpec>;

@@ -218,7 +218,7 @@ export class DraKubeletPlugin {
     const log = this.opts.log.with({ driver: this.opts.driverName });
     return [
       [
-        draServices().registration,
+        draServices.registration,
         {
           GetInfo: () => {
             log.debug('kubelet asked for plugin info');
@@ -256,13 +256,13 @@ export class DraKubeletPlugin {
     };
     // One implementation for both versions: the messages are the same, v1beta1 lacks only share_id.
     const services: ServiceSet = [
-      [draServices().draV1, implementation],
-      [draServices().draV1beta1, implementation],
+      [draServices.draV1, implementation],
+      [draServices.draV1beta1, implementation],
     ];
     const health = this.opts.health;
     if (health)
       services.push([
-        draServices().health,
+        draServices.health,
         {
           NodeWatchResources: (_request: unknown, call: ResponseStream) => this.watchHealth(call, health),
         },
